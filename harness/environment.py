@@ -1,0 +1,41 @@
+"""Facts about where a run happened, for environment.json and the report."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+from harness import __version__
+
+
+def filesystem_of(path: Path) -> str:
+    """The filesystem type of the mount holding `path` (longest mount-point prefix)."""
+    target = str(path.resolve())
+    best, best_type = "", "unknown"
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                point = fields[1].replace("\\040", " ")
+                if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                    best, best_type = point, fields[2]
+    except OSError:
+        pass
+    return f"{best_type} ({best})" if best else best_type
+
+
+def describe_machine(data_root: Path) -> dict:
+    return {
+        "harness_version": __version__,
+        "command_line": shlex.join(sys.argv),
+        "kernel": platform.release(),
+        "os": platform.platform(),
+        "filesystem": filesystem_of(data_root),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }

@@ -1,0 +1,113 @@
+"""The results folder of one run: results/<run id>/, with results/latest pointing at the newest.
+
+Everything a report needs is written as soon as it exists (trials.csv is rewritten after
+every trial), so an interrupted or failed run keeps the trials it finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from harness.errors import HarnessError
+
+TRIALS_CSV = "trials.csv"
+ENVIRONMENT_JSON = "environment.json"
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+class RunDir:
+    def __init__(self, root: Path, run_id: str) -> None:
+        self.root = root
+        self.path = root / run_id
+        self.run_id = run_id
+        self._rows: list[dict] = []
+
+    @classmethod
+    def create(cls, root: Path, run_id: str | None = None) -> "RunDir":
+        run_id = run_id or new_run_id()
+        suffix = 1
+        candidate = run_id
+        while (root / candidate).exists():
+            suffix += 1
+            candidate = f"{run_id}-{suffix}"
+        run = cls(root, candidate)
+        try:
+            run.path.mkdir(parents=True)
+            probe = run.path / ".writable"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise HarnessError(f"cannot write results under {root}: {exc.strerror or exc}") from None
+        for sub in ("histories", "survivors", "logs", "configs", "data"):
+            (run.path / sub).mkdir()
+        return run
+
+    # -- files ------------------------------------------------------------------------------
+    def data_dir(self, trial_id: str) -> Path:
+        path = self.path / "data" / trial_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def log_path(self, trial_id: str) -> Path:
+        return self.path / "logs" / f"{trial_id}.log"
+
+    def write_environment(self, environment: dict) -> None:
+        (self.path / ENVIRONMENT_JSON).write_text(json.dumps(environment, indent=2, default=str) + "\n")
+
+    def copy_config(self, config_path: Path) -> None:
+        shutil.copy2(config_path, self.path / "configs" / config_path.name)
+
+    def write_history(self, trial_id: str, history: pd.DataFrame) -> None:
+        history.to_parquet(self.path / "histories" / f"{trial_id}.parquet", index=False)
+
+    def write_survivors(self, trial_id: str, survivors: pd.DataFrame) -> None:
+        survivors.to_parquet(self.path / "survivors" / f"{trial_id}.parquet", index=False)
+
+    def add_trial(self, row: dict) -> None:
+        self._rows.append(row)
+        frame = pd.DataFrame(self._rows)
+        tmp = self.path / f".{TRIALS_CSV}.tmp"
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, self.path / TRIALS_CSV)
+
+    @property
+    def trial_count(self) -> int:
+        return len(self._rows)
+
+    def mark_latest(self) -> None:
+        """Point results/latest at this run (a relative symlink, replaced atomically)."""
+        link = self.root / "latest"
+        tmp = self.root / f".latest-{os.getpid()}"
+        try:
+            if tmp.is_symlink():
+                tmp.unlink()
+            tmp.symlink_to(self.run_id)
+            os.replace(tmp, link)
+        except OSError:
+            pass  # a missing convenience link is not worth failing a run for
+
+    def remove_empty_data_dir(self) -> None:
+        data = self.path / "data"
+        if data.is_dir() and not any(data.iterdir()):
+            data.rmdir()
+
+
+def read_trials(run_dir: Path) -> pd.DataFrame:
+    path = run_dir / TRIALS_CSV
+    if not path.exists():
+        raise HarnessError(f"{run_dir} holds no {TRIALS_CSV}: not a results folder, or no trial finished")
+    return pd.read_csv(path)
+
+
+def read_environment(run_dir: Path) -> dict:
+    path = run_dir / ENVIRONMENT_JSON
+    return json.loads(path.read_text()) if path.exists() else {}

@@ -1,0 +1,138 @@
+"""Getting a server image: the one asked for, pulled if absent, or built offline from a local binary.
+
+This machine reaches no container registry, so `redis:7.4` cannot be pulled here; the harness
+then builds a minimal image (FROM scratch: the binary, its companion tools and the shared
+libraries `ldd` names) and says so in the output and the report.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from harness.errors import HarnessError
+from harness.server.binaries import ServerBinary, find_server_binary, flavour_of_image
+
+LOCAL_REPOSITORY = "crash-matrix-local"
+# Upstream images whose absence we may stand in for with a local build of the same server.
+_FALLBACK_REPOSITORIES = {"redis", "library/redis", "docker.io/redis", "docker.io/library/redis",
+                          "valkey/valkey", "docker.io/valkey/valkey"}
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    requested: str
+    tag: str  # what containers run
+    command: str  # the server command inside the image ("redis-server" / absolute path)
+    built_locally: bool
+    note: str  # one sentence for the output and the report
+
+
+def repository_of(image: str) -> str:
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name = name[: len(name) - len(last)] + last.split(":", 1)[0]
+    return name
+
+
+def can_stand_in(image: str) -> bool:
+    return repository_of(image).lower() in _FALLBACK_REPOSITORIES or repository_of(image).startswith(LOCAL_REPOSITORY)
+
+
+def resolve_image(client: docker.DockerClient, image: str, explicit_binary: Path | None, echo) -> ResolvedImage:
+    command = f"{flavour_of_image(image)}-server"
+    if repository_of(image).startswith(LOCAL_REPOSITORY):
+        command = image.split("/", 1)[1].split(":", 1)[0]
+    try:
+        client.images.get(image)
+        return ResolvedImage(image, image, command, False, f"image {image} (present locally)")
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.APIError as exc:
+        raise HarnessError(f"Docker engine error while looking up image {image}: {exc.explanation}") from None
+    echo(f"image {image} is not present; pulling it")
+    try:
+        client.images.pull(image)
+        return ResolvedImage(image, image, command, False, f"image {image} (pulled)")
+    except (docker.errors.APIError, docker.errors.NotFound) as exc:
+        reason = _short(getattr(exc, "explanation", None) or str(exc))
+    if not can_stand_in(image):
+        raise HarnessError(f"image {image} is not present and cannot be pulled: {reason}")
+    binary = find_server_binary(flavour_of_image(image), explicit_binary)
+    tag = build_local_image(client, binary)
+    note = (
+        f"image {image} could not be pulled ({reason}); built {tag} offline from {binary.origin} "
+        f"({binary.flavour} {binary.version}) and measured that instead"
+    )
+    return ResolvedImage(image, tag, binary.command, True, note)
+
+
+def _short(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()[:200]
+
+
+def local_tag(binary: ServerBinary) -> str:
+    return f"{LOCAL_REPOSITORY}/{binary.command}:{binary.version}-{binary.digest()}"
+
+
+def shared_libraries(executable: Path) -> list[Path]:
+    """The files the dynamic loader needs for `executable`, from ldd."""
+    out = subprocess.run(["ldd", str(executable)], capture_output=True, text=True).stdout
+    libs = []
+    for line in out.splitlines():
+        match = re.search(r"(/\S+)\s+\(0x", line)
+        if match:
+            libs.append(Path(match.group(1)))
+    return libs
+
+
+def build_local_image(client: docker.DockerClient, binary: ServerBinary) -> str:
+    """Build (once: the tag names the binary's digest) a FROM-scratch image around `binary`."""
+    tag = local_tag(binary)
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    executables = [(binary.path, binary.command)] + [(tool, tool.name) for tool in binary.tools()]
+    with tempfile.TemporaryDirectory(prefix="crash-matrix-image-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        bindir = rootfs / "usr/local/bin"
+        bindir.mkdir(parents=True)
+        needed: set[Path] = set()
+        for path, name in executables:
+            # Debian's redis-server is a symlink to redis-check-rdb: copy the file under the
+            # server's name, since the binary picks its mode from argv[0].
+            shutil.copy2(path.resolve(), bindir / name)
+            needed.update(shared_libraries(path))
+        for lib in needed:
+            target = rootfs / lib.relative_to("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(lib.resolve(), target)
+        (rootfs / "data").mkdir()
+        (rootfs / "tmp").mkdir()
+        (Path(tmp) / "Dockerfile").write_text(
+            "FROM scratch\n"
+            "COPY rootfs/ /\n"
+            "ENV PATH=/usr/local/bin\n"
+            "WORKDIR /data\n"
+            f'ENTRYPOINT ["/usr/local/bin/{binary.command}"]\n'
+        )
+        try:
+            client.images.build(
+                path=tmp,
+                tag=tag,
+                rm=True,
+                labels={"crash-matrix.built-from": str(binary.path), "crash-matrix.version": binary.version},
+            )
+        except (docker.errors.BuildError, docker.errors.APIError) as exc:
+            raise HarnessError(f"building the local image {tag} from {binary.path} failed: {_short(str(exc))}") from None
+    return tag

@@ -1,0 +1,229 @@
+"""The crash matrix: every config x every fault x N trials, then the report.
+
+One trial: start the server on an empty data directory, log in a baseline population and
+persist it as the config allows, drive the session load, break the server at a random moment
+under load, restart it on the same data, read back every session the history touched, and
+let the checker judge.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from harness import configs as config_files
+from harness.checker import check_frames, checked_keys
+from harness.environment import describe_machine
+from harness.errors import ServerExited
+from harness.faults import Fault, select_faults
+from harness.metrics import load_metrics
+from harness.progress import RunUI
+from harness.results import RunDir
+from harness.server import Backend, ServerIdentity, ServerSpec, choose_backend, free_port, identify
+from harness.server.base import ensure_port_free, exit_reason
+from harness.server.persistence import persist_baseline
+from harness.workload.driver import SessionLoad
+from harness.workload.history import HistoryRecorder
+from harness.workload.readback import read_survivors
+from harness.workload.session import WorkloadParams
+
+KILL_WINDOW = (0.5, 0.95)  # the fault lands at a uniform random fraction of the load duration
+
+
+@dataclass(frozen=True)
+class MatrixOptions:
+    configs_dir: Path = Path("configs")
+    config_names: list[str] | None = None
+    fault_names: list[str] | None = None
+    trials: int = 3
+    duration_s: float = 6.0
+    after_s: float = 1.0  # load kept going after the restart, to see clients come back
+    backend: str = "auto"
+    image: str = "redis:7.4"
+    server_bin: Path | None = None
+    results_root: Path = Path("results")
+    keep_data: bool = False
+    port: int | None = None
+    seed: int = field(default_factory=lambda: random.SystemRandom().randrange(2**31))
+    workload: WorkloadParams = field(default_factory=WorkloadParams)
+    build_report: bool = True
+
+
+def trial_seed(run_seed: int, config: str, fault: str, trial: int) -> int:
+    return random.Random(f"{run_seed}:{config}:{fault}:{trial}").randrange(2**31)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    backend: Backend
+    run: RunDir
+    options: MatrixOptions
+    ui: RunUI
+    image_label: str  # the image the containers ran ("" for the process backend)
+
+
+def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial: int) -> dict:
+    backend, run, options, ui = ctx.backend, ctx.run, ctx.options, ctx.ui
+    trial_id = f"{config.name}__{fault.name}__{trial}"
+    seed = trial_seed(options.seed, config.name, fault.name, trial)
+    rng = random.Random(seed)
+    port = options.port or free_port()
+    if options.port:
+        ensure_port_free(port)
+    data_dir = run.data_dir(trial_id)
+    spec = ServerSpec(trial_id, config.path, data_dir, run.log_path(trial_id), port)
+    server = backend.server(spec)
+    recorder = HistoryRecorder()
+    load = SessionLoad(server.host, port, options.workload, seed, recorder)
+    restart_error = ""
+    try:
+        ui.step("starting the server")
+        server.start()
+        identity = identify(server.client())
+        ui.step(f"logging in {options.workload.baseline_sessions:,} baseline sessions")
+        baseline_acked = load.baseline()
+        persisted = persist_baseline(server.client())
+        kill_after_s = rng.uniform(*KILL_WINDOW) * options.duration_s
+        ui.step(f"session load, {fault.name} at {kill_after_s:.1f} s"
+                + (f" (baseline persisted by {' and '.join(persisted)})" if persisted else ""))
+        load_start_ns = time.time_ns()
+        load.start()
+        time.sleep(max(0.0, load_start_ns / 1e9 + kill_after_s - time.time()))
+        load.begin_after_phase()
+        fault_ns = time.time_ns()
+        fault.inject(server)
+        ui.step("restarting on the same data")
+        restart_ns = time.time_ns()
+        try:
+            recovery_s = server.restart()
+            ready_ns = time.time_ns()
+            time.sleep(options.after_s)
+        except ServerExited as exc:
+            restart_error = exit_reason(server.log_text()) or str(exc)
+            recovery_s, ready_ns = float("nan"), time.time_ns()
+        load.stop()
+        history = recorder.frame()
+        ui.step("reading back every session")
+        keys = checked_keys(history)
+        if restart_error:
+            survivors = pd.DataFrame({"key": pd.array(keys, dtype="int64"), "present": False,
+                                      "value_hash": 0, "expire_at_ms": -1})
+            read_at_ms = time.time_ns() // 1_000_000
+        else:
+            survivors, read_at_ms = read_survivors(server.client(timeout_s=30), keys)
+    finally:
+        load.stop()
+        server.save_log()
+        server.remove()
+        if not options.keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+    result = check_frames(history, survivors, read_at_ms, fault_ns / 1e6)
+    speed = load_metrics(history, load_start_ns, fault_ns)
+    run.write_history(trial_id, history)
+    run.write_survivors(trial_id, survivors.merge(result.verdict_frame()[["key", "status"]], on="key", how="left"))
+    return {
+        "run_id": run.run_id,
+        "trial_id": trial_id,
+        "server": identity.label,
+        "backend": backend.name,
+        "image": ctx.image_label,
+        "config": config.name,
+        "config_description": config.description,
+        "fault": fault.name,
+        "trial": trial,
+        "seed": seed,
+        "duration_s": options.duration_s,
+        "concurrency": options.workload.concurrency,
+        "baseline_sessions": baseline_acked,
+        "acked_writes": result.acked_writes,
+        "lost_writes": result.lost_writes,
+        "lost_sessions": result.lost_sessions,
+        "resurrected_sessions": result.resurrected_sessions,
+        "stale_refreshes": result.stale_refreshes,
+        "old_values": result.old_values,
+        "corrupt_values": result.corrupt_values,
+        "unknown_ops": result.unknown_ops,
+        "loss_window_s": round(result.loss_window_s, 3),
+        "ops": speed.ops,
+        "throughput_ops_s": round(speed.throughput_ops_s, 1),
+        "p50_ms": round(speed.p50_ms, 3),
+        "p99_ms": round(speed.p99_ms, 3),
+        "p999_ms": round(speed.p999_ms, 3),
+        "recovery_s": round(recovery_s, 4),
+        "restart_failed": bool(restart_error),
+        "restart_error": restart_error,
+        "dataset_keys": int(survivors["present"].sum()),
+        "kill_at_s": round((fault_ns - load_start_ns) / 1e9, 3),
+        "ready_at_s": round((ready_ns - load_start_ns) / 1e9, 3),
+        "load_start_ns": load_start_ns,
+        "kill_ns": fault_ns,
+        "restart_ns": restart_ns,
+        "ready_ns": ready_ns,
+    }
+
+
+@dataclass(frozen=True)
+class Plan:
+    configs: list[config_files.Config]
+    faults: list[Fault]
+
+
+def plan_matrix(options: MatrixOptions) -> Plan:
+    """Everything that can be checked without a server: names, files, owned settings."""
+    available = config_files.discover(options.configs_dir)
+    selected = config_files.select(available, options.config_names)
+    faults = select_faults(options.fault_names)
+    for config in selected:
+        config_files.read_check(config)
+    return Plan(selected, faults)
+
+
+def run_matrix(options: MatrixOptions, plan: Plan, run: RunDir, ui: RunUI) -> None:
+    """Run every trial; results so far are kept whatever happens, and nothing is left running."""
+    selected, faults = plan.configs, plan.faults
+    backend = choose_backend(options.backend, options.image, run.run_id, options.server_bin, ui.echo)
+    identity: ServerIdentity | None = None
+    try:
+        backend.prepare(ui.echo)
+        ui.echo(f"checking {len(selected)} config(s) against the server: {', '.join(c.name for c in selected)}")
+        config_files.check_all(backend, selected)
+        for config in selected:
+            run.copy_config(config.path)
+        environment = {
+            "run_id": run.run_id,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **describe_machine(run.path),
+            **backend.describe(),
+            "seed": options.seed,
+            "trials": options.trials,
+            "duration_s": options.duration_s,
+            "after_s": options.after_s,
+            "configs": [c.name for c in selected],
+            "faults": [f.name for f in faults],
+            "workload": options.workload.as_dict(),
+        }
+        run.write_environment(environment)
+        ctx = RunContext(backend, run, options, ui, environment.get("image_used") or "")
+        plan = [(c, f, t) for c in selected for f in faults for t in range(1, options.trials + 1)]
+        ui.begin(len(plan))
+        for number, (config, fault, trial) in enumerate(plan, 1):
+            ui.trial(number, f"{config.name}__{fault.name}__{trial}")
+            row = run_trial(ctx, config, fault, trial)
+            run.add_trial(row)
+            run.mark_latest()
+            ui.trial_done(row)
+            if identity is None:
+                name, _, version = row["server"].partition(" ")
+                identity = ServerIdentity(name, version)
+                environment.update(server=name, server_version=version)
+                run.write_environment(environment)
+        ui.end()
+    finally:
+        backend.cleanup()
+        run.remove_empty_data_dir()
