@@ -29,10 +29,18 @@ def filesystem_of(path: Path) -> str:
     return f"{best_type} ({best})" if best else best_type
 
 
+def command_line() -> str:
+    argv = list(sys.argv)
+    if argv and argv[0].endswith("__main__.py"):
+        argv[0] = "python -m harness"
+        return argv[0] + (" " + shlex.join(argv[1:]) if len(argv) > 1 else "")
+    return shlex.join(argv)
+
+
 def describe_machine(data_root: Path) -> dict:
     return {
         "harness_version": __version__,
-        "command_line": shlex.join(sys.argv),
+        "command_line": command_line(),
         "kernel": platform.release(),
         "os": platform.platform(),
         "filesystem": filesystem_of(data_root),
