@@ -1,0 +1,54 @@
+# crash-matrix: `make crash-matrix` runs the matrix, `make test` tests the harness.
+# Both create the Python environment (.venv) on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# Matrix settings (see `python -m harness run --help` for all options)
+CONFIGS  ?=
+FAULTS   ?=
+TRIALS   ?= 3
+DURATION ?= 6
+BACKEND  ?= auto
+IMAGE    ?= redis:7.4
+QUICK    ?=
+ARGS     ?=
+RUN      ?= results/latest
+
+.PHONY: crash-matrix test report configs cleanup venv clean help
+
+help:
+	@echo "make crash-matrix   run the crash matrix (CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
+	@echo "make test           run the tests"
+	@echo "make report         rebuild the report of RUN (default results/latest)"
+	@echo "make configs        list the configs and check them against the server"
+	@echo "make cleanup        remove crash-matrix containers left on the Docker engine"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+crash-matrix: $(STAMP)
+	$(PY) -m harness run --trials $(TRIALS) --duration $(DURATION) --backend $(BACKEND) --image $(IMAGE) \
+		$(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(if $(strip $(FAULTS)),--faults "$(FAULTS)") \
+		$(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+report: $(STAMP)
+	$(PY) -m harness report $(RUN)
+
+configs: $(STAMP)
+	$(PY) -m harness configs --check --backend $(BACKEND) --image $(IMAGE)
+
+cleanup: $(STAMP)
+	$(PY) -m harness cleanup
+
+clean:
+	rm -rf $(VENV) results/latest results/2*

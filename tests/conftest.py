@@ -1,0 +1,78 @@
+"""Shared fixtures: a Docker engine (or a skip, or a failure in CI), leftovers checks, CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "docker_engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """The Docker client; skips without an engine, unless CRASH_MATRIX_REQUIRE_DOCKER=1 (CI)."""
+    from harness.errors import HarnessError
+    from harness.server.docker_backend import connect
+
+    try:
+        client = connect(timeout_s=5)
+    except HarnessError as exc:
+        if os.environ.get("CRASH_MATRIX_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"CRASH_MATRIX_REQUIRE_DOCKER=1 but {exc}")
+        pytest.skip(str(exc))
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=["process", "docker"])
+def backend_kind(request):
+    """Both backends; the docker one only where an engine answers (always in CI)."""
+    if request.param == "docker":
+        request.getfixturevalue("docker_engine")
+    return request.param
+
+
+def containers_of(client, run_id: str | None = None) -> list:
+    from harness.server.docker_backend import RUN_LABEL
+
+    label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+    return client.containers.list(all=True, filters={"label": label})
+
+
+def server_processes(marker: str) -> list[str]:
+    """Command lines of running server processes whose command line mentions `marker`."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "-server" in cmdline and marker in cmdline and "pytest" not in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def assert_nothing_left(results_root: Path, docker_client=None) -> None:
+    """No server process that ran on this results folder or a config check, no crash-matrix container."""
+    assert server_processes(str(results_root)) == []
+    assert server_processes("crash-matrix-check") == []
+    if docker_client is not None:
+        assert containers_of(docker_client) == []
