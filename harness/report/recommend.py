@@ -1,0 +1,228 @@
+"""The plain recommendation for a session store, drawn only from the summary's numbers.
+
+Pure: summary in, sentences out. Every number written is one of the summary's values,
+formatted by `fmt` exactly as the tables format it (the one derived figure is a percentage
+of the fastest config's throughput). Each sentence names the fault it is about, because a
+config that survives a process crash may not survive a power loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from harness.report import fmt
+
+FAULT_PHRASES = {
+    "kill9": "a process crash (kill -9)",
+    "power-loss": "a power loss (fault `power-loss`)",
+    "torn-power-loss": "a power loss with torn writes (fault `torn-power-loss`)",
+}
+
+
+def fault_phrase(fault: str) -> str:
+    return FAULT_PHRASES.get(fault, f"fault `{fault}`")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One summary row, as the recommendation reads it (NaN where not measured)."""
+
+    config: str
+    fault: str
+    trials: int
+    lost: float
+    lost_min: float
+    lost_max: float
+    trials_without_loss: float
+    resurrected: float
+    resurrected_max: float
+    corrupt: float
+    corrupt_max: float
+    throughput: float
+    throughput_min: float
+    throughput_max: float
+
+    @classmethod
+    def from_row(cls, row: pd.Series) -> "Measured":
+        def get(name: str, fallback: str | None = None) -> float:
+            # A hand-made summary may carry only medians; then the median is the best bound known.
+            for key in (name, fallback):
+                if key is not None and key in row.index and not fmt.is_missing(row[key]):
+                    return float(row[key])
+            return float("nan")
+
+        trials = int(get("trials")) if not fmt.is_missing(get("trials")) else 0
+        return cls(
+            config=str(row["config"]), fault=str(row.get("fault", "kill9")), trials=trials,
+            lost=get("lost_sessions"), lost_min=get("lost_sessions_min", "lost_sessions"),
+            lost_max=get("lost_sessions_max", "lost_sessions"),
+            trials_without_loss=get("trials_without_loss"),
+            resurrected=get("resurrected_sessions"),
+            resurrected_max=get("resurrected_sessions_max", "resurrected_sessions"),
+            corrupt=get("corrupt_values"), corrupt_max=get("corrupt_values_max", "corrupt_values"),
+            throughput=get("throughput_ops_s"), throughput_min=get("throughput_ops_s_min", "throughput_ops_s"),
+            throughput_max=get("throughput_ops_s_max", "throughput_ops_s"),
+        )
+
+    @property
+    def keeps_everything(self) -> bool:
+        """Lost nothing, resurrected nothing, corrupted nothing, in every trial (NaN never qualifies)."""
+        return self.lost_max == 0 and self.resurrected_max == 0 and self.corrupt_max == 0
+
+    @property
+    def has_throughput(self) -> bool:
+        return not fmt.is_missing(self.throughput)
+
+
+def _what_it_lost(m: Measured) -> str:
+    if fmt.is_missing(m.lost):
+        return "had no measured count of lost sessions"
+    if m.trials > 1 and m.lost_min != m.lost_max:
+        return (f"lost a median of {fmt.count(m.lost)} acknowledged sessions, "
+                f"{fmt.count(m.lost_min)}{fmt.DASH}{fmt.count(m.lost_max)} over {m.trials} trials")
+    if m.trials > 1:
+        return f"lost {fmt.count(m.lost)} acknowledged sessions in each of {m.trials} trials"
+    return f"lost {fmt.count(m.lost)} acknowledged sessions"
+
+
+def _fastest(results: list[Measured]) -> Measured | None:
+    timed = [m for m in results if m.has_throughput]
+    # max() keeps the first of equals: ties go to the config the run listed first.
+    return max(timed, key=lambda m: m.throughput) if timed else None
+
+
+def _recommend(results: list[Measured], phrase: str, fastest: Measured | None) -> list[str]:
+    zero_loss = [m for m in results if m.keeps_everything]
+    best = max(zero_loss, key=lambda m: m.throughput if m.has_throughput else float("-inf"))
+    sentence = (f"For a session store that must keep every acknowledged login through {phrase}, use "
+                f"`{best.config}`: it lost 0 acknowledged sessions in {best.trials} of {best.trials} trials")
+    if not best.has_throughput:
+        return [sentence + " (its throughput was not measured)."]
+    speed = f"{fmt.rate(best.throughput)} ops/s"
+    if len(results) == 1:
+        return [sentence + f" and ran at {speed} (the only config measured under this fault)."]
+    if fastest is None or fastest.config == best.config or fastest.throughput == best.throughput:
+        return [sentence + f" and was also the fastest config measured under this fault, at {speed}."]
+    share = fmt.percent_of(best.throughput, fastest.throughput)
+    sentences = [sentence + f" and ran at {speed}, {share} of the fastest config "
+                            f"(`{fastest.config}`, which {_what_it_lost(fastest)})."]
+    if best.trials > 1 and fastest.trials > 1 and _overlaps(best, fastest):
+        # The price of durability may not even be measurable here; say so rather than imply it is.
+        sentences.append(f"Under {phrase}, the throughput ranges of `{best.config}` ({_range(best)}) and "
+                         f"`{fastest.config}` ({_range(fastest)}) overlap: in this run the speed given up for "
+                         f"keeping every session is within measurement noise.")
+    return sentences
+
+
+def _none_qualifies(results: list[Measured], phrase: str, fastest: Measured | None) -> list[str]:
+    counted = [m for m in results if not fmt.is_missing(m.lost)]
+    if not counted:
+        return [f"Under {phrase}, no config has a measured count of lost sessions, so nothing can be recommended."]
+    fewest = min(counted, key=lambda m: (m.lost, m.lost_max, -m.throughput if m.has_throughput else 0.0))
+    if fewest.lost_max > 0:
+        how = f"it {_what_it_lost(fewest)}"
+        # Only worth saying when some trials lost nothing: "5 in each of 3 trials" already says it.
+        if fewest.trials > 1 and not fmt.is_missing(fewest.trials_without_loss) and fewest.trials_without_loss > 0:
+            how += f", with no loss in {fmt.count(fewest.trials_without_loss)} of {fewest.trials} trials"
+    else:
+        how = f"it lost 0 acknowledged sessions in {fewest.trials} of {fewest.trials} trials"
+    extra = []
+    if fewest.resurrected_max > 0:
+        extra.append(f"resurrected logged-out sessions (up to {fmt.count(fewest.resurrected_max)} in a trial)")
+    if fewest.corrupt_max > 0:
+        extra.append(f"returned corrupt values (up to {fmt.count(fewest.corrupt_max)} in a trial)")
+    unrecorded = [what for what, value in (("resurrected", fewest.resurrected_max), ("corrupt", fewest.corrupt_max))
+                  if fmt.is_missing(value)]
+    if unrecorded:
+        # Not measured is not zero: say why a loss-free config was still not recommended.
+        extra.append(f"has no recorded count of {' or '.join(unrecorded)} sessions")
+    if extra:
+        how += " but " + " and ".join(extra)
+    sentences = [f"Under {phrase}, no config kept every acknowledged session in every trial without resurrecting "
+                 f"or corrupting any, so none can be recommended for a session store that must keep every "
+                 f"login; the one with the fewest lost sessions was `{fewest.config}`: {how}."]
+    if fastest is not None:
+        if fastest.config == fewest.config:
+            sentences.append(f"`{fastest.config}` was also the fastest config under {phrase}, "
+                             f"at {fmt.rate(fastest.throughput)} ops/s.")
+        else:
+            sentences.append(f"The fastest config under {phrase} was `{fastest.config}` at "
+                             f"{fmt.rate(fastest.throughput)} ops/s, which {_what_it_lost(fastest)}.")
+    return sentences
+
+
+def _overlaps(a: Measured, b: Measured) -> bool:
+    bounds = (a.throughput_min, a.throughput_max, b.throughput_min, b.throughput_max)
+    if any(fmt.is_missing(v) for v in bounds):
+        return False
+    return a.throughput_min <= b.throughput_max and b.throughput_min <= a.throughput_max
+
+
+def _range(m: Measured) -> str:
+    return f"{fmt.rate(m.throughput_min)}{fmt.DASH}{fmt.rate(m.throughput_max)} ops/s"
+
+
+def _noise(results: list[Measured], phrase: str) -> list[str]:
+    """Zero-loss configs whose speed cannot be told apart here: the reader may pick either."""
+    zero_loss = [m for m in results if m.keeps_everything and m.has_throughput]
+    if len(zero_loss) < 2:
+        return []
+    best = max(zero_loss, key=lambda m: m.throughput)
+    others = [m for m in zero_loss if m is not best]
+    if best.trials > 1:
+        close = [m for m in others if m.trials > 1 and _overlaps(best, m)]
+        if not close:
+            return []
+        names = ", ".join(f"`{m.config}` ({_range(m)})" for m in close)
+        pick = "either" if len(close) == 1 else "any of them"
+        return [f"Under {phrase}, `{best.config}` ({_range(best)}) and {names} all kept every acknowledged "
+                f"session and their throughput ranges overlap: the difference is within measurement noise, "
+                f"so {pick} is a sound choice."]
+    # One trial has no range: say so instead of pretending a single difference is real.
+    names = ", ".join(f"`{m.config}` ({fmt.rate(m.throughput)} ops/s)" for m in others)
+    return [f"Under {phrase}, `{best.config}` ({fmt.rate(best.throughput)} ops/s) and {names} all kept every "
+            f"acknowledged session; with one trial each their throughput difference cannot be told apart "
+            f"from noise, so rerun with more trials before choosing between them on speed."]
+
+
+def _security(results: list[Measured], phrase: str) -> list[str]:
+    offenders = [m for m in results if m.resurrected_max > 0]
+    if not offenders:
+        return []
+    names = "; ".join(f"`{m.config}` (median {fmt.count(m.resurrected)}, up to {fmt.count(m.resurrected_max)} "
+                      f"in a trial)" for m in offenders)
+    return [f"**Security problem** under {phrase}: {names} resurrected logged-out sessions, so a user who had "
+            f"logged out was logged in again after the restart; do not use "
+            f"{'these configs' if len(offenders) > 1 else 'it'} where a logout must stick."]
+
+
+def _corruption(results: list[Measured], phrase: str) -> list[str]:
+    offenders = [m for m in results if m.corrupt_max > 0]
+    if not offenders:
+        return []
+    names = "; ".join(f"`{m.config}` (median {fmt.count(m.corrupt)}, up to {fmt.count(m.corrupt_max)} in a trial)"
+                      for m in offenders)
+    return [f"Under {phrase}, {names} returned corrupt sessions: a value no request wrote for that key, "
+            f"or an expiry no request could have set."]
+
+
+def recommendation(summary: pd.DataFrame) -> list[str]:
+    """Sentences for the reader, one group per fault present in the summary, in its order."""
+    if summary is None or summary.empty:
+        return ["No trials were recorded in this run, so there is nothing to recommend."]
+    results = [Measured.from_row(row) for _, row in summary.iterrows()]
+    sentences: list[str] = []
+    for fault in dict.fromkeys(m.fault for m in results):
+        group = [m for m in results if m.fault == fault]
+        phrase = fault_phrase(fault)
+        fastest = _fastest(group)
+        if any(m.keeps_everything for m in group):
+            sentences += _recommend(group, phrase, fastest)
+            sentences += _noise(group, phrase)
+        else:
+            sentences += _none_qualifies(group, phrase, fastest)
+        sentences += _security(group, phrase)
+        sentences += _corruption(group, phrase)
+    return sentences

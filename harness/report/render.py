@@ -1,0 +1,111 @@
+"""Turning the run's facts into report.html and report.md through the jinja2 templates.
+
+The context is built once and shared, so the two formats cannot drift apart: they differ
+only in markup. HTML autoescapes everything; Markdown escapes through explicit filters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup, escape
+
+from harness.report.method import Method
+from harness.report.tables import Table
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    name: str
+    description: str | None
+    text: str | None  # None: no copy of the file was found
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    title: str
+    run_id: str | None
+    description: str
+    recommendations: list[str]
+    summary: Table
+    tradeoff_png: str
+    latency_png: str
+    chart_notes: list[str]
+    method: Method
+    caveats: list[str]
+    trials: Table
+    environment: list[tuple[str, str]]
+    configs: list[ConfigFile]
+
+
+# -- markup filters -----------------------------------------------------------------------------
+
+_CODE = re.compile(r"`([^`]+)`")
+_STRONG = re.compile(r"\*\*(.+?)\*\*")
+_EM = re.compile(r"(?<![\w*])\*([^*]+)\*(?![\w*])")
+
+
+def html_inline(text: str) -> Markup:
+    """Escape, then turn the three inline Markdown marks our own sentences use into HTML."""
+    out = str(escape(text))
+    out = _CODE.sub(r"<code>\1</code>", out)
+    out = _STRONG.sub(r"<strong>\1</strong>", out)
+    out = _EM.sub(r"<em>\1</em>", out)
+    return Markup(out)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def md_escape(value: object) -> str:
+    """Data as literal Markdown text: `a__b__1` must not turn bold, a `|` must not split a cell."""
+    return _MD_SPECIAL.sub(r"\\\1", str(value)).replace("\n", " ")
+
+
+def md_code(value: object) -> str:
+    """Inline code that survives backticks in the value (fence longer than any run inside)."""
+    text = str(value).replace("\n", " ")
+    if text == "":
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+
+
+def md_fence(text: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        # HTML escapes by default; Markdown has its own filters (HTML entities would show in it).
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True, default=False),
+        undefined=jinja2.StrictUndefined,  # a misspelt field fails the build instead of printing nothing
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["inline"] = html_inline
+    env.filters["md"] = md_escape
+    env.filters["mdcode"] = md_code
+    env.filters["fence"] = md_fence
+    return env
+
+
+def render(context: ReportContext, out_dir: Path) -> dict[str, Path]:
+    env = environment()
+    paths = {}
+    for name in ("report.html", "report.md"):
+        text = env.get_template(name).render(r=context)
+        path = out_dir / name
+        path.write_text(text, encoding="utf-8")
+        paths[name] = path
+    return paths

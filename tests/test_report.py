@@ -1,0 +1,406 @@
+"""Tests of the report renderer (harness.report).
+
+The results folders built here are synthetic fixtures for the renderer, made up by hand so
+the expected medians and sentences can be computed by hand: they are not measurements and
+must never be presented as such.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.report import build_report, caveats, recommendation, summary_table
+from harness.report.charts import latency_series
+from harness.report.render import md_escape
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+LOAD_START_NS = 1_700_000_000_000_000_000
+KILL_AT_S = 2.0
+READY_AT_S = 2.4
+
+# Synthetic per-trial numbers: (lost_sessions, resurrected, corrupt, throughput, p99_ms, recovery_s)
+FIXTURE = {
+    "none": [(5012, 0, 0, 30000.0, 1.10, 0.05), (4900, 0, 0, 31000.0, 1.20, 0.06), (5100, 0, 0, 29500.0, 1.00, 0.04)],
+    "aof-everysec": [(0, 0, 0, 21400.0, 2.10, 0.30), (0, 0, 0, 22000.0, 2.30, 0.32), (0, 0, 0, 20800.0, 2.00, 0.28)],
+    "aof-always": [(0, 0, 0, 9000.0, 4.00, 0.31), (0, 0, 0, 9500.0, 4.50, 0.33), (0, 0, 0, 8800.0, 3.90, 0.29)],
+    "rdb": [(40, 2, 0, 25000.0, 1.50, 0.20), (0, 0, 0, 26000.0, 1.60, 0.21), (55, 3, 0, 24000.0, 1.40, 0.19)],
+}
+CONFIG_TEXT = {
+    "none": 'save ""\nappendonly no\n',
+    "aof-everysec": 'save ""\nappendonly yes\nappendfsync everysec\n',
+    "aof-always": 'save ""\nappendonly yes\nappendfsync always\n',
+    "rdb": "save 900 1\nappendonly no\n",
+}
+
+
+def trial_rows(fixture: dict = FIXTURE, fault: str = "kill9") -> list[dict]:
+    rows = []
+    for config, trials in fixture.items():
+        for n, (lost, resurrected, corrupt, throughput, p99, recovery) in enumerate(trials, 1):
+            rows.append({
+                "run_id": "synthetic", "trial_id": f"{config}__{fault}__{n}", "server": "redis 7.0.15",
+                "backend": "process", "image": "redis:7.0.15", "config": config,
+                "config_description": f"synthetic fixture <{config}>", "fault": fault, "trial": n, "seed": 100 + n,
+                "duration_s": 3, "concurrency": 4, "baseline_sessions": 100, "acked_writes": 1000 + n,
+                "lost_writes": lost * 2, "lost_sessions": lost, "resurrected_sessions": resurrected,
+                "stale_refreshes": 0, "old_values": 0, "corrupt_values": corrupt, "unknown_ops": 4,
+                "loss_window_s": 0.5 if lost else 0.0, "ops": 3000, "throughput_ops_s": throughput,
+                "p50_ms": 0.25, "p99_ms": p99, "p999_ms": p99 * 2, "recovery_s": recovery,
+                "dataset_keys": 500, "kill_at_s": KILL_AT_S, "ready_at_s": READY_AT_S,
+                "load_start_ns": LOAD_START_NS, "kill_ns": LOAD_START_NS + int(KILL_AT_S * 1e9),
+                "ready_ns": LOAD_START_NS + int(READY_AT_S * 1e9),
+            })
+    return rows
+
+
+def synthetic_history(seed: int) -> pd.DataFrame:
+    """A small history following the stored schema: load ops, unknowns at the kill, after-fault logins."""
+    rng = np.random.default_rng(seed)
+    n_load, n_after = 600, 200
+    load_start = np.sort(rng.uniform(0, KILL_AT_S, n_load))
+    after_start = np.sort(rng.uniform(READY_AT_S, 3.0, n_after))
+    starts = np.concatenate([[-0.5, -0.4], load_start, [KILL_AT_S - 0.001] * 3, after_start])
+    latency_s = rng.uniform(0.0001, 0.002, len(starts))
+    latency_s[2 + n_load:2 + n_load + 3] = 0.5  # the in-flight requests wait for a timeout
+    phase = ["baseline"] * 2 + ["load"] * (n_load + 3) + ["after"] * n_after
+    outcome = ["ok"] * (2 + n_load) + ["unknown"] * 3 + ["ok"] * n_after
+    kind = rng.choice(["login", "read", "refresh", "logout"], len(starts))
+    start_ns = (LOAD_START_NS + starts * 1e9).astype("int64")
+    return pd.DataFrame({
+        "phase": pd.Categorical(phase, categories=["baseline", "load", "after"]),
+        "worker": pd.array(rng.integers(0, 4, len(starts)), dtype="int16"),
+        "kind": pd.Categorical(kind, categories=["login", "read", "refresh", "logout"]),
+        "key": pd.array(rng.integers(0, 500, len(starts)), dtype="int64"),
+        "start_ns": pd.array(start_ns, dtype="int64"),
+        "end_ns": pd.array(start_ns + (latency_s * 1e9).astype("int64"), dtype="int64"),
+        "outcome": pd.Categorical(outcome, categories=["ok", "fail", "unknown"]),
+        "value_hash": pd.array(rng.integers(1, 2**40, len(starts)), dtype="int64"),
+        "ttl_ms": pd.array([60000] * len(starts), dtype="int64"),
+        "result": pd.array([-1] * len(starts), dtype="int64"),
+        "error": pd.Categorical([""] * len(starts)),
+    })
+
+
+def write_run(root: Path, rows: list[dict], environment: dict | None = None, histories: bool = True) -> Path:
+    run = root / "run"
+    (run / "histories").mkdir(parents=True)
+    (run / "configs").mkdir()
+    pd.DataFrame(rows).to_csv(run / "trials.csv", index=False)
+    env = {
+        "run_id": "synthetic", "server": "redis", "server_version": "7.0.15", "backend": "process",
+        "image": "redis:7.0.15", "image_built_locally": False, "binary": "/usr/bin/redis-server",
+        "kernel": "6.1", "cpu_count": 4, "duration_s": 3, "trials": 3,
+        "workload": {"concurrency": 4, "mix": "login=25,read=55,refresh=15,logout=5"},
+        "configs": sorted({r["config"] for r in rows}), "faults": ["kill9"],
+    } if environment is None else environment
+    (run / "environment.json").write_text(json.dumps(env))
+    for config in dict.fromkeys(r["config"] for r in rows):
+        (run / "configs" / f"{config}.conf").write_text(CONFIG_TEXT.get(config, "# synthetic\n"))
+    if histories:
+        for i, row in enumerate(rows):
+            synthetic_history(i).to_parquet(run / "histories" / f"{row['trial_id']}.parquet", index=False)
+    return run
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    return write_run(tmp_path, trial_rows())
+
+
+def summary_from(fixture: dict, fault: str = "kill9") -> pd.DataFrame:
+    return summary_table(pd.DataFrame(trial_rows(fixture, fault)))
+
+
+# -- summary_table --------------------------------------------------------------------------------
+
+def test_summary_table_medians_and_spread() -> None:
+    summary = summary_from(FIXTURE)
+    assert summary["config"].tolist() == ["none", "aof-everysec", "aof-always", "rdb"]
+    assert summary["fault"].tolist() == ["kill9"] * 4
+    assert summary["trials"].tolist() == [3, 3, 3, 3]
+    none = summary.iloc[0]
+    assert none["lost_sessions"] == 5012
+    assert (none["lost_sessions_min"], none["lost_sessions_max"]) == (4900, 5100)
+    assert none["lost_writes"] == 10024
+    assert none["throughput_ops_s"] == 30000.0
+    assert (none["throughput_ops_s_min"], none["throughput_ops_s_max"]) == (29500.0, 31000.0)
+    assert none["p99_ms"] == pytest.approx(1.10)
+    assert (none["p99_ms_min"], none["p99_ms_max"]) == (pytest.approx(1.00), pytest.approx(1.20))
+    assert none["p999_ms"] == pytest.approx(2.20)
+    assert none["recovery_s"] == pytest.approx(0.05)
+    assert (none["recovery_s_min"], none["recovery_s_max"]) == (pytest.approx(0.04), pytest.approx(0.06))
+    assert none["acked_writes"] == 1002
+    rdb = summary.iloc[3]
+    assert rdb["lost_sessions"] == 40 and rdb["lost_sessions_min"] == 0 and rdb["lost_sessions_max"] == 55
+    assert rdb["resurrected_sessions"] == 2 and rdb["resurrected_sessions_max"] == 3
+    assert rdb["trials_without_loss"] == 1
+    assert rdb["loss_window_s"] == 0.5
+    for column in ("config", "fault", "trials", "acked_writes", "lost_sessions", "lost_sessions_min",
+                   "lost_sessions_max", "lost_writes", "resurrected_sessions", "stale_refreshes", "corrupt_values",
+                   "loss_window_s", "throughput_ops_s", "throughput_ops_s_min", "throughput_ops_s_max", "p50_ms",
+                   "p99_ms", "p99_ms_min", "p99_ms_max", "p999_ms", "recovery_s", "recovery_s_min",
+                   "recovery_s_max"):
+        assert column in summary.columns, column
+
+
+def test_summary_table_even_trials_median_is_midpoint_and_order_is_first_seen() -> None:
+    rows = trial_rows({"b": [(10, 0, 0, 100.0, 1.0, 0.1), (20, 0, 0, 300.0, 2.0, 0.3)],
+                       "a": [(0, 0, 0, 200.0, 1.0, 0.1)]})
+    rows += trial_rows({"b": [(7, 0, 0, 50.0, 1.0, 0.1)]}, fault="power-loss")
+    rows.insert(0, rows.pop(2))  # "a" now appears first in the file
+    summary = summary_table(pd.DataFrame(rows))
+    assert list(zip(summary["config"], summary["fault"])) == [("a", "kill9"), ("b", "kill9"), ("b", "power-loss")]
+    b = summary.iloc[1]
+    assert b["trials"] == 2
+    assert b["lost_sessions"] == 15
+    assert b["throughput_ops_s"] == 200.0
+    assert b["p99_ms"] == 1.5
+
+
+# -- recommendation -------------------------------------------------------------------------------
+
+def test_recommends_fastest_zero_loss_config() -> None:
+    sentences = recommendation(summary_from(FIXTURE))
+    first = sentences[0]
+    assert first.startswith("For a session store that must keep every acknowledged login through a process crash "
+                            "(kill -9), use `aof-everysec`")
+    assert "lost 0 acknowledged sessions in 3 of 3 trials" in first
+    assert "21,400 ops/s" in first
+    assert "71% of the fastest config (`none`" in first  # floor(100 * 21400 / 30000)
+    assert "lost a median of 5,012 acknowledged sessions, 4,900–5,100 over 3 trials" in first
+
+
+def test_never_recommends_a_config_that_lost_sessions_in_any_trial() -> None:
+    # rdb is fastest of the rest and has a median of 0 lost, but lost 9 in one trial
+    fixture = {
+        "rdb": [(0, 0, 0, 50000.0, 1.0, 0.1), (9, 0, 0, 50000.0, 1.0, 0.1), (0, 0, 0, 50000.0, 1.0, 0.1)],
+        "aof-always": [(0, 0, 0, 9000.0, 4.0, 0.3)] * 3,
+    }
+    sentences = recommendation(summary_from(fixture))
+    assert "use `aof-always`" in sentences[0]
+    assert "use `rdb`" not in " ".join(sentences)
+    assert "(`rdb`, which lost a median of 0 acknowledged sessions, 0–9 over 3 trials)" in sentences[0]
+
+
+def test_says_when_no_config_has_zero_loss() -> None:
+    fixture = {
+        "none": [(5000, 0, 0, 30000.0, 1.0, 0.1)] * 3,
+        "rdb": [(40, 0, 0, 25000.0, 1.0, 0.1), (30, 0, 0, 26000.0, 1.0, 0.1), (0, 0, 0, 24000.0, 1.0, 0.1)],
+    }
+    text = " ".join(recommendation(summary_from(fixture)))
+    assert "no config kept every acknowledged session in every trial" in text
+    assert "fewest lost sessions was `rdb`" in text
+    assert "lost a median of 30 acknowledged sessions, 0–40 over 3 trials" in text
+    assert "with no loss in 1 of 3 trials" in text
+    assert "The fastest config under a process crash (kill -9) was `none` at 30,000 ops/s" in text
+    assert "lost 5,000 acknowledged sessions in each of 3 trials" in text
+    assert "use `" not in text
+
+
+def test_resurrection_is_a_security_problem_and_disqualifies() -> None:
+    fixture = {
+        "rdb": [(0, 4, 0, 50000.0, 1.0, 0.1), (0, 0, 0, 51000.0, 1.0, 0.1), (0, 2, 0, 52000.0, 1.0, 0.1)],
+        "aof-always": [(0, 0, 0, 9000.0, 4.0, 0.3)] * 3,
+    }
+    sentences = recommendation(summary_from(fixture))
+    assert "use `aof-always`" in sentences[0]
+    security = [s for s in sentences if "**Security problem**" in s]
+    assert len(security) == 1
+    assert "`rdb` (median 2, up to 4 in a trial) resurrected logged-out sessions" in security[0]
+    assert "logged in again" in security[0]
+    assert "aof-always" not in security[0]
+
+
+def test_overlapping_zero_loss_configs_are_within_noise() -> None:
+    fixture = {
+        "aof-everysec": [(0, 0, 0, 21000.0, 1.0, 0.1), (0, 0, 0, 22000.0, 1.0, 0.1), (0, 0, 0, 23000.0, 1.0, 0.1)],
+        "rdb+aof-everysec": [(0, 0, 0, 20500.0, 1.0, 0.1), (0, 0, 0, 21500.0, 1.0, 0.1),
+                             (0, 0, 0, 21200.0, 1.0, 0.1)],
+        "aof-always": [(0, 0, 0, 9000.0, 1.0, 0.1)] * 3,
+    }
+    sentences = recommendation(summary_from(fixture))
+    assert "use `aof-everysec`" in sentences[0]
+    noise = [s for s in sentences if "measurement noise" in s]
+    assert len(noise) == 1
+    assert "`rdb+aof-everysec` (20,500–21,500 ops/s)" in noise[0]
+    assert "`aof-everysec` (21,000–23,000 ops/s)" in noise[0]
+    assert "aof-always" not in noise[0]  # 9,000 ops/s is clearly slower, not noise
+
+
+def test_says_when_the_price_of_durability_is_within_noise() -> None:
+    fixture = {
+        "none": [(9823, 0, 0, 15906.0, 1.0, 0.01), (12625, 0, 0, 25812.0, 1.0, 0.02)],
+        "aof-everysec": [(0, 0, 0, 16127.0, 1.0, 0.09), (0, 0, 0, 23164.0, 1.0, 0.11)],
+    }
+    sentences = recommendation(summary_from(fixture))
+    assert "use `aof-everysec`" in sentences[0] and "94% of the fastest config (`none`" in sentences[0]
+    assert "(`none`, which lost a median of 11,224 acknowledged sessions, 9,823–12,625 over 2 trials)" in sentences[0]
+    assert sentences[1] == ("Under a process crash (kill -9), the throughput ranges of `aof-everysec` "
+                            "(16,127–23,164 ops/s) and `none` (15,906–25,812 ops/s) overlap: in this run the speed "
+                            "given up for keeping every session is within measurement noise.")
+    # Separated ranges: no such sentence.
+    fixture["none"] = [(9823, 0, 0, 30000.0, 1.0, 0.01), (12625, 0, 0, 31000.0, 1.0, 0.02)]
+    assert not any("overlap" in s for s in recommendation(summary_from(fixture)))
+
+
+def test_sentences_are_grouped_by_fault() -> None:
+    summary = pd.concat([summary_from(FIXTURE), summary_from(
+        {"aof-always": [(3, 0, 0, 9000.0, 4.0, 0.3)] * 3, "none": [(5000, 0, 0, 30000.0, 1.0, 0.1)] * 3},
+        fault="power-loss")], ignore_index=True)
+    sentences = recommendation(summary)
+    kill9 = [s for s in sentences if "kill -9" in s]
+    power = [s for s in sentences if "power loss" in s]
+    assert kill9 and power and len(kill9) + len(power) == len(sentences)
+    assert any("use `aof-everysec`" in s for s in kill9)
+    assert any("fewest lost sessions was `aof-always`" in s for s in power)
+    assert not any("torn" in s for s in sentences)
+    # kill9 sentences come first, as in the data
+    assert sentences.index(kill9[0]) < sentences.index(power[0])
+
+
+def test_single_config_single_trial() -> None:
+    sentences = recommendation(summary_from({"aof-always": [(0, 0, 0, 9000.0, 4.0, 0.3)]}))
+    assert sentences == ["For a session store that must keep every acknowledged login through a process crash "
+                         "(kill -9), use `aof-always`: it lost 0 acknowledged sessions in 1 of 1 trials and ran at "
+                         "9,000 ops/s (the only config measured under this fault)."]
+
+
+NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+def _numbers_in(sentences: list[str]) -> set[str]:
+    text = " ".join(sentences).replace("kill -9", "")
+    text = re.sub(r"`[^`]*`", "", text)  # config and fault names may contain digits
+    return set(NUMBER.findall(text))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(
+    st.sampled_from(["none", "rdb", "aof-no", "aof-always", "aof-everysec"]),
+    st.lists(st.tuples(st.integers(0, 3) | st.integers(0, 9000), st.integers(0, 2) | st.just(0), st.just(0),
+                       st.integers(1000, 60000).map(float), st.just(1.0), st.just(0.1)), min_size=1, max_size=4),
+    min_size=1, max_size=5))
+def test_recommendation_properties(fixture: dict) -> None:
+    summary = summary_from(fixture)
+    sentences = recommendation(summary)
+    text = " ".join(sentences)
+    recommended = re.findall(r"use `([^`]+)`", text)
+    assert len(recommended) <= 1
+    for config in recommended:
+        row = summary[summary["config"] == config].iloc[0]
+        assert row["lost_sessions_max"] == 0 and row["resurrected_sessions_max"] == 0
+        zero = summary[(summary["lost_sessions_max"] == 0) & (summary["resurrected_sessions_max"] == 0)]
+        assert row["throughput_ops_s"] == zero["throughput_ops_s"].max()
+    if not recommended:
+        assert not ((summary["lost_sessions_max"] == 0) & (summary["resurrected_sessions_max"] == 0)).any()
+    # Every number written is a value of the data (formatted as the tables do), a trial count, or a percentage.
+    allowed = set()
+    for _, row in summary.iterrows():
+        for column, value in row.items():
+            if column in ("config", "fault"):
+                continue
+            allowed |= {f"{value:,.0f}", f"{value:,.1f}", f"{int(value):,}" if float(value).is_integer() else ""}
+    percents = set(re.findall(r"(\d+)%", text))
+    assert _numbers_in(sentences) - allowed - percents == set()
+
+
+# -- caveats ---------------------------------------------------------------------------------------
+
+def test_caveats_follow_the_environment() -> None:
+    summary = summary_from(FIXTURE)
+    base = caveats({"duration_s": 30, "backend": "docker", "cpu_count": 8}, summary)
+    text = " ".join(base)
+    assert "page cache" in text and "appendfsync" in text and "not measured here" in text
+    assert "30 seconds" in text and "bounded by the trial length" in text
+    assert "8 CPUs" in text and "medians" in text
+    assert "could not be pulled" not in text and "local process" not in text
+
+    local = " ".join(caveats({"backend": "process", "image": "redis:7.2", "image_used": "crash-matrix/redis:local",
+                              "image_built_locally": True, "image_note": "built from the 7.0.15 sources"}, summary))
+    assert "`redis:7.2` could not be pulled" in local
+    assert "crash-matrix/redis:local" in local and "built from the 7.0.15 sources" in local
+    assert "local process" in local and "not in a container" in local
+
+
+# -- build_report ----------------------------------------------------------------------------------
+
+def test_build_report_writes_all_files(run_dir: Path) -> None:
+    paths = build_report(run_dir)
+    assert set(paths) == {"report.html", "report.md", "tradeoff.png", "latency.png"}
+    for path in paths.values():
+        assert path.parent == run_dir and path.is_file() and path.stat().st_size > 0
+    for name in ("tradeoff.png", "latency.png"):
+        data = paths[name].read_bytes()
+        assert data.startswith(PNG_SIGNATURE) and len(data) > 5000
+
+    html = paths["report.html"].read_text()
+    md = paths["report.md"].read_text()
+    for config in FIXTURE:
+        assert f"<code>{config}</code>" in html
+        assert f"`{config}`" in md
+    assert "use <code>aof-everysec</code>" in html and "use `aof-everysec`" in md
+    assert '<img src="tradeoff.png"' in html and '<img src="latency.png"' in html
+    assert "](tradeoff.png)" in md and "](latency.png)" in md
+    assert "5,012 (4,900–5,100)" in html and "5,012 (4,900–5,100)" in md  # lost sessions of none
+    assert "21,400 (20,800–22,000)" in html  # throughput of aof-everysec
+    assert "0.050 (0.040–0.060)" in html and "1.10 (1.00–1.20)" in html  # recovery s and p99 ms of none
+    assert "appendfsync everysec" in html and "appendfsync everysec" in md  # config files verbatim
+    assert "<strong>Security problem</strong>" in html  # rdb resurrected sessions
+    assert "redis 7.0.15" in html and "local process" in html
+    # every trial is listed; data is escaped, never markup
+    assert html.count("__kill9__") == 12
+    assert "synthetic fixture &lt;none&gt;" in html and "<none>" not in html
+    assert md.count("\\_\\_kill9\\_\\_") == 12
+    assert "No copy of" not in html
+
+
+def test_rebuild_with_a_missing_history(run_dir: Path) -> None:
+    build_report(run_dir)
+    (run_dir / "histories" / "aof-always__kill9__1.parquet").unlink()
+    (run_dir / "report.html").unlink()
+    paths = build_report(run_dir)
+    html = paths["report.html"].read_text()
+    assert "Latency panel for <code>aof-always</code> skipped" in html
+    assert "Latency panel for `aof-always` skipped" in paths["report.md"].read_text()
+    assert paths["latency.png"].read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_build_report_one_trial_no_histories_no_environment(tmp_path: Path) -> None:
+    run = write_run(tmp_path, trial_rows({"aof-always": [(0, 0, 0, 9000.0, 4.0, 0.3)]}), environment={},
+                    histories=False)
+    (run / "environment.json").unlink()
+    paths = build_report(run)
+    html = paths["report.html"].read_text()
+    assert "use <code>aof-always</code>" in html
+    assert "no spread to judge noise by" in html
+    assert "Latency panel for <code>aof-always</code> skipped" in html
+    assert all(p.is_file() for p in paths.values())
+
+
+def test_latency_series_buckets() -> None:
+    history = synthetic_history(0)
+    series = latency_series(history, LOAD_START_NS)
+    assert len(series.unknown_s) == 3 and series.failed == 0
+    assert series.unknown_ms == pytest.approx([500.0] * 3)
+    assert series.bucket_s.min() > 0  # baseline operations (before load start) are left out
+    assert series.bucket_s.max() > READY_AT_S  # after-fault operations are included
+    outage = (series.bucket_s > KILL_AT_S) & (series.bucket_s < READY_AT_S)
+    assert outage.sum() == 4  # buckets 2.05 .. 2.35 exist, empty, so the lines break there
+    assert np.isnan(series.p50_ms[outage]).all() and np.isnan(series.p99_ms[outage]).all()
+    measured = ~np.isnan(series.p50_ms)
+    assert measured.sum() == 26  # 30 buckets over 0-3 s, less the 4 of the outage
+    assert (series.p99_ms[measured] >= series.p50_ms[measured]).all()
+    assert ((series.p50_ms[measured] >= 0.1) & (series.p50_ms[measured] <= 2.0)).all()
+
+
+def test_markdown_escaping() -> None:
+    assert md_escape("a__kill9__1") == "a\\_\\_kill9\\_\\_1"
+    assert md_escape("x | y") == "x \\| y"
