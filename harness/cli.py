@@ -177,7 +177,7 @@ def _report_and_summary(run_dir: Path) -> None:
     table = Table(title="crash matrix: medians over trials (min-max)", title_justify="left")
     for name in ("config", "fault", "trials", "lost sessions", "lost writes", "resurrected", "ops/s", "p99 ms",
                  "recovery s"):
-        table.add_column(name, justify="left" if name in ("config", "fault") else "right")
+        table.add_column(name, justify="left" if name in ("config", "fault") else "right", no_wrap=True)
     for row in summary.to_dict("records"):
         table.add_row(
             str(row["config"]), str(row["fault"]), str(row["trials"]),
@@ -185,7 +185,7 @@ def _report_and_summary(run_dir: Path) -> None:
             f"{row['lost_writes']:,.0f}", f"{row['resurrected_sessions']:,.0f}",
             f"{row['throughput_ops_s']:,.0f}", f"{row['p99_ms']:.2f}", f"{row['recovery_s']:.3f}",
         )
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # a log file has no width: do not wrap
     console.print(table)
     console.print(f"report: {paths['report.html']}  (also {paths['report.md'].name}, trials.csv)")
 

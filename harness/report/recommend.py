@@ -21,6 +21,9 @@ FAULT_PHRASES = {
 }
 
 
+POWER_FAULTS = {"power-loss", "torn-power-loss"}
+
+
 def fault_phrase(fault: str) -> str:
     return FAULT_PHRASES.get(fault, f"fault `{fault}`")
 
@@ -225,4 +228,9 @@ def recommendation(summary: pd.DataFrame) -> list[str]:
             sentences += _none_qualifies(group, phrase, fastest)
         sentences += _security(group, phrase)
         sentences += _corruption(group, phrase)
+    if not any(m.fault in POWER_FAULTS for m in results) and any(m.fault == "kill9" for m in results):
+        # A kill -9 recommendation read alone would favour configs that never fsync: say its scope.
+        sentences.append("Only a process crash (kill -9) was measured here: the operating system and its page "
+                         "cache survived it, so these results do not say what a power loss or a kernel crash "
+                         "would lose, which is where the `appendfsync` settings differ.")
     return sentences
