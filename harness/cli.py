@@ -166,6 +166,7 @@ def _finish(run_dir, failed: str | None = None, code: int = 2, reraise: Exceptio
 
 
 def _report_and_summary(run_dir: Path) -> None:
+    from rich import box  # noqa: PLC0415
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
@@ -174,7 +175,7 @@ def _report_and_summary(run_dir: Path) -> None:
 
     paths = build_report(run_dir)
     summary = summary_table(read_trials(run_dir))
-    table = Table(title="crash matrix: medians over trials (min-max)", title_justify="left")
+    table = Table(title="crash matrix: medians over trials (min-max)", title_justify="left", box=box.SIMPLE_HEAD)
     for name in ("config", "fault", "trials", "lost sessions", "lost writes", "resurrected", "ops/s", "p99 ms",
                  "recovery s"):
         table.add_column(name, justify="left" if name in ("config", "fault") else "right", no_wrap=True)
@@ -185,7 +186,8 @@ def _report_and_summary(run_dir: Path) -> None:
             f"{row['lost_writes']:,.0f}", f"{row['resurrected_sessions']:,.0f}",
             f"{row['throughput_ops_s']:,.0f}", f"{row['p99_ms']:.2f}", f"{row['recovery_s']:.3f}",
         )
-    console = Console(width=None if sys.stdout.isatty() else 160)  # a log file has no width: do not wrap
+    # Never squeeze the numbers: a log file has no width, and a narrow terminal may wrap lines.
+    console = Console(width=max(Console().width, 130) if sys.stdout.isatty() else 160)
     console.print(table)
     console.print(f"report: {paths['report.html']}  (also {paths['report.md'].name}, trials.csv)")
 

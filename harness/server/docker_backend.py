@@ -57,7 +57,7 @@ class DockerServer(Server):
                 name=f"crash-matrix-{self.run_id}-{self.spec.name}".replace("+", "-"),
                 detach=True,
                 network_mode="host",
-                user="0:0",
+                user=f"{os.getuid()}:{os.getgid()}",  # files in the data dir belong to the caller
                 working_dir=DATA_MOUNT,
                 labels={RUN_LABEL: self.run_id, PID_LABEL: str(os.getpid())},
                 volumes={
