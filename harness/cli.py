@@ -94,8 +94,13 @@ def main() -> None:
                                                       "stored with the results).")
 @click.option("--concurrency", type=click.IntRange(1), default=WorkloadParams.concurrency, show_default=True,
               help="Simultaneous clients.")
+@click.option("--connections", type=click.IntRange(1), default=WorkloadParams.connections, show_default=True,
+              help="TCP connections the clients share (each client keeps one request in flight; requests of "
+                   "clients on one connection are pipelined).")
 @click.option("--keyspace", type=click.IntRange(1), default=WorkloadParams.keyspace, show_default=True,
               help="Distinct session ids.")
+@click.option("--ceiling-requests", type=click.IntRange(0), default=40_000, show_default=True,
+              help="redis-benchmark requests per trial for the server's ceiling (0: skip).")
 @click.option("--baseline", "baseline_sessions", type=click.IntRange(0), default=WorkloadParams.baseline_sessions,
               show_default=True, help="Sessions logged in (and persisted) before the load.")
 @click.option("--ttl", "ttl_s", type=click.IntRange(1), default=WorkloadParams.ttl_s, show_default=True,
@@ -106,20 +111,23 @@ def main() -> None:
               help="Size of a session's JSON value.")
 @click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
 def run(config_names, configs_dir, fault_names, trials, duration, quick, backend, image, server_bin, results_root,
-        keep_data, port, seed, concurrency, keyspace, baseline_sessions, ttl_s, mix, value_bytes, plain) -> None:
+        keep_data, port, seed, concurrency, connections, keyspace, ceiling_requests, baseline_sessions, ttl_s, mix,
+        value_bytes, plain) -> None:
     """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
     from harness.progress import make_ui  # noqa: PLC0415 - keep `--help` fast
     from harness.results import RunDir  # noqa: PLC0415
     from scenarios.crash_matrix import MatrixOptions, plan_matrix, run_matrix  # noqa: PLC0415
 
     try:
-        workload = WorkloadParams(concurrency=concurrency, keyspace=keyspace, baseline_sessions=baseline_sessions,
+        workload = WorkloadParams(concurrency=concurrency, connections=connections, keyspace=keyspace,
+                                  baseline_sessions=baseline_sessions,
                                   ttl_s=ttl_s, value_bytes=value_bytes, mix=Mix.parse(mix))
         options = MatrixOptions(
             configs_dir=configs_dir, config_names=_names(config_names), fault_names=_names(fault_names),
             trials=1 if quick else trials, duration_s=QUICK_DURATION_S if quick else duration,
             after_s=QUICK_AFTER_S if quick else 1.0, backend=backend, image=image, server_bin=server_bin,
             results_root=results_root, keep_data=keep_data, port=port, workload=workload,
+            ceiling_requests=ceiling_requests,
             **({"seed": seed} if seed is not None else {}),
         )
         plan = plan_matrix(options)
@@ -190,6 +198,55 @@ def _report_and_summary(run_dir: Path) -> None:
     console = Console(width=max(Console().width, 130) if sys.stdout.isatty() else 160)
     console.print(table)
     console.print(f"report: {paths['report.html']}  (also {paths['report.md'].name}, trials.csv)")
+
+
+@main.command()
+@click.option("--configs", "config_names", multiple=True, metavar="NAMES", help="Configs to measure. Default: all.")
+@click.option("--configs-dir", type=click.Path(path_type=Path), default=Path("configs"), show_default=True)
+@click.option("--rounds", type=click.IntRange(1), default=3, show_default=True,
+              help="Rounds per config; each round runs every arm once, in rotating order.")
+@click.option("--seconds", type=click.FloatRange(0.2), default=2.0, show_default=True,
+              help="Seconds per driver arm.")
+@click.option("--ceiling-requests", type=click.IntRange(1000), default=60_000, show_default=True,
+              help="redis-benchmark requests per ceiling measurement (split over the mix).")
+@click.option("--concurrency", type=click.IntRange(1), default=WorkloadParams.concurrency, show_default=True)
+@click.option("--connections", type=click.IntRange(1), default=WorkloadParams.connections, show_default=True)
+@click.option("--backend", type=click.Choice(["auto", "docker", "process"]), default="auto", show_default=True)
+@click.option("--image", default="redis:7.4", show_default=True)
+@click.option("--server-bin", type=click.Path(path_type=Path), default=None)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("results/bench"), show_default=True)
+def bench(config_names, configs_dir, rounds, seconds, ceiling_requests, concurrency, connections, backend, image,
+          server_bin, out) -> None:
+    """Driver speed against redis-benchmark's ceiling, and the cost of recording the history."""
+    from harness import configs as config_files  # noqa: PLC0415
+    from harness.bench import GOAL_RATIO, GOAL_RECORDING_OVERHEAD, run_bench  # noqa: PLC0415
+    from harness.environment import describe_machine  # noqa: PLC0415
+    from harness.server import choose_backend  # noqa: PLC0415
+
+    echo = lambda message: click.echo(message, err=True)  # noqa: E731
+    with _Interrupts():
+        try:
+            selected = config_files.select(config_files.discover(configs_dir), _names(config_names))
+            params = WorkloadParams(concurrency=concurrency, connections=connections)
+            chosen = choose_backend(backend, image, "bench", server_bin, echo)
+            try:
+                chosen.prepare(echo)
+                environment = {**describe_machine(Path(".")), **chosen.describe()}
+                results, path = run_bench(chosen, selected, params, rounds, seconds, ceiling_requests, out,
+                                          environment, echo)
+            finally:
+                chosen.cleanup()
+        except HarnessError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+    click.echo(f"driver vs redis-benchmark, concurrency {concurrency} ({connections} connections), medians of "
+               f"{rounds} rounds; goals: ratio >= {GOAL_RATIO}, recording overhead <= {GOAL_RECORDING_OVERHEAD:.0%}")
+    click.echo(f"{'config':18} {'driver ops/s':>13} {'ceiling ops/s':>14} {'ratio':>6} {'recording':>10}")
+    for r in results:
+        click.echo(f"{r.config:18} {r.driver_ops_s:>13,.0f} {r.ceiling_ops_s:>14,.0f} {r.ratio:>6.2f} "
+                   f"{r.recording_overhead:>10.1%}")
+    click.echo(f"written: {path}")
 
 
 @main.command()

@@ -13,7 +13,7 @@ from harness import __version__
 
 def filesystem_of(path: Path) -> str:
     """The filesystem type of the mount holding `path` (longest mount-point prefix)."""
-    target = str(path.resolve())
+    target = str(Path(path).resolve())
     best, best_type = "", "unknown"
     try:
         with open("/proc/mounts") as mounts:

@@ -1,13 +1,13 @@
-"""Speed figures from a history: throughput and latency percentiles of the measured load."""
+"""Speed figures from a history: throughput, latency percentiles and client-observed downtime."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
+from hdrh.histogram import HdrHistogram
 
-PERCENTILES = {"p50_ms": 50.0, "p99_ms": 99.0, "p999_ms": 99.9}
+from harness.latency import Percentiles, histogram_of, latencies_us
 
 
 @dataclass(frozen=True)
@@ -15,23 +15,31 @@ class LoadMetrics:
     ops: int  # operations issued in the load phase
     ok_ops: int  # of those, acknowledged before the fault
     throughput_ops_s: float
-    p50_ms: float
-    p99_ms: float
-    p999_ms: float
+    latency: Percentiles  # of the acknowledged load-phase operations
+    histogram: HdrHistogram
+    downtime_s: float  # last acknowledgement before the fault to the first one after the restart
 
 
 def load_metrics(history: pd.DataFrame, load_start_ns: int, fault_ns: int) -> LoadMetrics:
     """Acknowledged operations per second between load start and the fault, and their latency.
 
-    Only the load phase before the fault counts: the outage is measured as recovery time,
-    not smeared into the throughput.
+    Only the load phase before the fault counts: the outage is measured as recovery time and
+    downtime, not smeared into the throughput.
     """
     load = history[history["phase"] == "load"]
     done = load[(load["outcome"] == "ok") & (load["end_ns"] <= fault_ns)]
     window_s = max(fault_ns - load_start_ns, 1) / 1e9
-    latencies_ms = (done["end_ns"].to_numpy() - done["start_ns"].to_numpy()) / 1e6
-    if len(latencies_ms):
-        p50, p99, p999 = np.percentile(latencies_ms, list(PERCENTILES.values()))
-    else:
-        p50 = p99 = p999 = float("nan")
-    return LoadMetrics(len(load), len(done), len(done) / window_s, float(p50), float(p99), float(p999))
+    hist = histogram_of(latencies_us(done))
+    return LoadMetrics(len(load), len(done), len(done) / window_s, Percentiles.of(hist), hist,
+                       downtime_s(history, fault_ns))
+
+
+def downtime_s(history: pd.DataFrame, fault_ns: int) -> float:
+    """What a client saw: from its last acknowledged operation before the fault to the first
+    acknowledged one after it (NaN when the server never came back)."""
+    ok_end = history.loc[history["outcome"] == "ok", "end_ns"]
+    before = ok_end[ok_end <= fault_ns]
+    after = ok_end[ok_end > fault_ns]
+    if before.empty or after.empty:
+        return float("nan")
+    return (after.min() - before.max()) / 1e9

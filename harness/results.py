@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -47,7 +48,7 @@ class RunDir:
             probe.unlink()
         except OSError as exc:
             raise HarnessError(f"cannot write results under {root}: {exc.strerror or exc}") from None
-        for sub in ("histories", "survivors", "logs", "configs", "data"):
+        for sub in ("histories", "survivors", "histograms", "ceilings", "logs", "configs", "data"):
             (run.path / sub).mkdir()
         return run
 
@@ -71,6 +72,13 @@ class RunDir:
 
     def write_survivors(self, trial_id: str, survivors: pd.DataFrame) -> None:
         survivors.to_parquet(self.path / "survivors" / f"{trial_id}.parquet", index=False)
+
+    def write_histogram(self, trial_id: str, encoded: str) -> None:
+        """The load's latency histogram (HdrHistogram, base64), readable by any hdrh tool."""
+        (self.path / "histograms" / f"{trial_id}.hdr").write_text(encoded + "\n")
+
+    def write_ceiling(self, trial_id: str, ceiling) -> None:
+        (self.path / "ceilings" / f"{trial_id}.json").write_text(json.dumps(asdict(ceiling), indent=2) + "\n")
 
     def add_trial(self, row: dict) -> None:
         self._rows.append(row)

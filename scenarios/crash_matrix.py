@@ -19,7 +19,10 @@ import pandas as pd
 from harness import configs as config_files
 from harness.checker import check_frames, checked_keys
 from harness.environment import describe_machine
-from harness.errors import ServerExited
+from harness.ceiling import Ceiling, measure_ceiling
+from harness.disk import probe_fsync
+from harness.errors import HarnessError, ServerExited
+from harness.latency import encode
 from harness.faults import Fault, select_faults
 from harness.metrics import load_metrics
 from harness.progress import RunUI
@@ -51,7 +54,7 @@ class MatrixOptions:
     port: int | None = None
     seed: int = field(default_factory=lambda: random.SystemRandom().randrange(2**31))
     workload: WorkloadParams = field(default_factory=WorkloadParams)
-    build_report: bool = True
+    ceiling_requests: int = 40_000  # redis-benchmark requests per trial (0: do not measure)
 
 
 def trial_seed(run_seed: int, config: str, fault: str, trial: int) -> int:
@@ -85,6 +88,7 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
         ui.step("starting the server")
         server.start()
         identity = identify(server.client())
+        ceiling = measure_trial_ceiling(server, options, ui)
         ui.step(f"logging in {options.workload.baseline_sessions:,} baseline sessions")
         baseline_acked = load.baseline()
         persisted = persist_baseline(server.client())
@@ -126,6 +130,8 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
     result = check_frames(history, survivors, read_at_ms, fault_ns / 1e6)
     speed = load_metrics(history, load_start_ns, fault_ns)
     run.write_history(trial_id, history)
+    run.write_histogram(trial_id, encode(speed.histogram))
+    run.write_ceiling(trial_id, ceiling)
     run.write_survivors(trial_id, survivors.merge(result.verdict_frame()[["key", "status"]], on="key", how="left"))
     return {
         "run_id": run.run_id,
@@ -152,9 +158,16 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
         "loss_window_s": round(result.loss_window_s, 3),
         "ops": speed.ops,
         "throughput_ops_s": round(speed.throughput_ops_s, 1),
-        "p50_ms": round(speed.p50_ms, 3),
-        "p99_ms": round(speed.p99_ms, 3),
-        "p999_ms": round(speed.p999_ms, 3),
+        "ceiling_ops_s": round(ceiling.ops_s, 1),
+        "driver_ceiling_ratio": round(speed.throughput_ops_s / ceiling.ops_s, 3) if ceiling.ops_s > 0 else None,
+        "p50_ms": round(speed.latency.p50_ms, 3),
+        "p95_ms": round(speed.latency.p95_ms, 3),
+        "p99_ms": round(speed.latency.p99_ms, 3),
+        "p999_ms": round(speed.latency.p999_ms, 3),
+        "max_ms": round(speed.latency.max_ms, 3),
+        "ceiling_p50_ms": round(ceiling.p50_ms, 3),
+        "ceiling_p99_ms": round(ceiling.p99_ms, 3),
+        "downtime_s": round(speed.downtime_s, 4),
         "recovery_s": round(recovery_s, 4),
         "restart_failed": bool(restart_error),
         "restart_error": restart_error,
@@ -184,6 +197,22 @@ def plan_matrix(options: MatrixOptions) -> Plan:
     return Plan(selected, faults)
 
 
+def measure_trial_ceiling(server, options: MatrixOptions, ui: RunUI) -> Ceiling:
+    """redis-benchmark on this trial's server, before anything else is in it, at the load's
+    concurrency and mix; then FLUSHALL, so the trial starts from an empty dataset (the baseline
+    save or rewrite that follows leaves no trace of the benchmark in the files)."""
+    params = options.workload
+    if options.ceiling_requests <= 0:
+        return Ceiling.unavailable("not measured (--ceiling-requests 0)", params.concurrency)
+    ui.step(f"measuring the ceiling with redis-benchmark ({options.ceiling_requests:,} requests)")
+    try:
+        ceiling = measure_ceiling(server.run_benchmark, server.port, params, options.ceiling_requests)
+    except HarnessError as exc:
+        ceiling = Ceiling.unavailable(str(exc), params.concurrency)
+    server.client().flushall()
+    return ceiling
+
+
 def run_matrix(options: MatrixOptions, plan: Plan, run: RunDir, ui: RunUI) -> None:
     """Run every trial; results so far are kept whatever happens, and nothing is left running."""
     selected, faults = plan.configs, plan.faults
@@ -195,6 +224,8 @@ def run_matrix(options: MatrixOptions, plan: Plan, run: RunDir, ui: RunUI) -> No
         config_files.check_all(backend, selected)
         for config in selected:
             run.copy_config(config.path)
+        ui.echo("measuring this data directory's fsync rate (the bound on appendfsync always)")
+        disk = probe_fsync(run.path)
         environment = {
             "run_id": run.run_id,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -207,6 +238,8 @@ def run_matrix(options: MatrixOptions, plan: Plan, run: RunDir, ui: RunUI) -> No
             "configs": [c.name for c in selected],
             "faults": [f.name for f in faults],
             "workload": options.workload.as_dict(),
+            "ceiling_requests": options.ceiling_requests,
+            "disk_fsync": disk.as_dict(),
         }
         run.write_environment(environment)
         ctx = RunContext(backend, run, options, ui, environment.get("image_used") or "")

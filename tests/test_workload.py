@@ -57,7 +57,8 @@ def server(tmp_path):
 
 def test_history_is_complete_against_the_servers_own_command_counts(server):
     """Every command the server ran appears in the history exactly once, with an outcome."""
-    params = WorkloadParams(concurrency=4, keyspace=400, baseline_sessions=100)
+    # 13 users over 3 shared connections: requests of several users pipelined on each
+    params = WorkloadParams(concurrency=13, connections=3, keyspace=1300, baseline_sessions=100)
     recorder = HistoryRecorder()
     load = SessionLoad(server.host, server.port, params, seed=7, recorder=recorder)
     assert load.baseline() == 100
@@ -91,5 +92,7 @@ def test_ops_in_flight_at_a_kill_are_unknown_never_failed(server):
     outcomes = history["outcome"].astype(str).value_counts()
     assert outcomes.get("unknown", 0) >= 1
     assert outcomes.get("fail", 0) == 0  # a dropped connection is never a failure
-    # a worker records at most one unknown per connection it lost, and cannot reconnect here
-    assert outcomes.get("unknown", 0) <= params.concurrency
+    # Each user has one request in flight per connection it had. A reconnect racing the kill
+    # can still complete its TCP handshake in the dying server's backlog, so a user may lose
+    # a second request; after that the port refuses, and no request is sent (none recorded).
+    assert outcomes.get("unknown", 0) <= 2 * params.concurrency

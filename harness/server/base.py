@@ -7,7 +7,9 @@ signalled; readiness, log reading and error wording live here once.
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import subprocess
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -93,6 +95,29 @@ def parse_config_complaint(log: str) -> ConfigComplaint | None:
     return ConfigComplaint(int(match.group(1)), match.group(2), match.group(3).strip().splitlines()[0])
 
 
+def host_benchmark_tool(near: Path | None = None, flavour: str = "redis") -> Path | None:
+    """redis-benchmark / valkey-benchmark: next to the server binary, else on PATH."""
+    names = [f"{flavour}-benchmark", "redis-benchmark", "valkey-benchmark"]
+    if near is not None:
+        for name in names:
+            if (near / name).exists():
+                return near / name
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    return None
+
+
+def run_host_benchmark(tool: Path | None, args: list[str], timeout_s: float) -> tuple[str, str]:
+    if tool is None:
+        raise HarnessError("no redis-benchmark or valkey-benchmark on this machine (Debian: apt install redis-tools)")
+    proc = subprocess.run([str(tool), *args], capture_output=True, text=True, timeout=timeout_s)
+    if proc.returncode != 0:
+        raise HarnessError(f"{tool} failed: {(proc.stderr or proc.stdout).strip()[:200]}")
+    return str(tool), proc.stdout
+
+
 def tail(text: str, lines: int = 8) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
@@ -148,6 +173,11 @@ class Server(ABC):
     @abstractmethod
     def remove(self) -> None:
         """Stop and delete whatever this server holds (container, process); idempotent."""
+
+    @abstractmethod
+    def run_benchmark(self, args: list[str], timeout_s: float = 120.0) -> tuple[str, str]:
+        """Run redis-benchmark (the one shipped with this server where there is one) with
+        `args`; returns (which tool ran, its stdout). Raises HarnessError if none can run."""
 
     # -- shared behaviour ------------------------------------------------------------------
     def start(self) -> float:

@@ -10,7 +10,7 @@ import docker.errors
 import requests
 
 from harness.errors import HarnessError
-from harness.server.base import Backend, Server, ServerSpec, server_args
+from harness.server.base import Backend, Server, ServerSpec, host_benchmark_tool, run_host_benchmark, server_args
 from harness.server.images import ResolvedImage, resolve_image
 
 RUN_LABEL = "crash-matrix.run"
@@ -99,6 +99,18 @@ class DockerServer(Server):
             return self.container.logs(stdout=True, stderr=True).decode(errors="replace")
         except docker.errors.APIError:
             return ""
+
+    def run_benchmark(self, args: list[str], timeout_s: float = 120.0) -> tuple[str, str]:
+        """The benchmark inside the container (the one shipped with the image), else the host's:
+        with host networking both reach the server on 127.0.0.1."""
+        tool = self.image.command.rsplit("-", 1)[0] + "-benchmark"
+        try:
+            code, output = self.container.exec_run([tool, *args], demux=True)
+            if code == 0:
+                return f"{tool} in {self.image.tag}", (output[0] or b"").decode()
+        except docker.errors.APIError:
+            pass  # no such binary in this image
+        return run_host_benchmark(host_benchmark_tool(), args, timeout_s)
 
     def remove(self) -> None:
         if self.container is None:

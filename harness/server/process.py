@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 
-from harness.server.base import Backend, Server, ServerSpec, server_args
+from harness.server.base import Backend, Server, ServerSpec, host_benchmark_tool, run_host_benchmark, server_args
 from harness.server.binaries import ServerBinary, find_server_binary
 
 
@@ -51,6 +51,10 @@ class ProcessServer(Server):
             return self.spec.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def run_benchmark(self, args: list[str], timeout_s: float = 120.0) -> tuple[str, str]:
+        tool = host_benchmark_tool(self.binary.path.parent, self.binary.flavour)
+        return run_host_benchmark(tool, args, timeout_s)
 
     def save_log(self) -> None:
         pass  # the process writes its log straight to spec.log_path

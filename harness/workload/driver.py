@@ -1,23 +1,37 @@
 """The load generator: concurrent simulated users against one server, every operation recorded.
 
-It runs its own asyncio loop in a background thread so the trial (in the main thread) can
-sleep, kill and restart the server while the load goes on, as a crash in production would
-happen under traffic.
+How it is fast enough to measure the server rather than itself (see README, "The load
+driver"): simulated users share a few connections, and there is no coroutine per user. A
+connection is an asyncio Protocol holding a FIFO of the requests in flight; when replies
+arrive, each one completes its request (recorded with its outcome) and that user's next
+request is issued on the spot; all requests issued while handling one read leave in a single
+write(). So each user still has exactly one request in flight (closed-loop load, as
+redis-benchmark's clients), the server sees pipelined batches, and the Python cost per
+operation is a reply parse (hiredis, C), a record append and a command encode.
+
+It runs its own event loop in a background thread so the trial (in the main thread) can
+sleep, kill and restart the server while the load goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import random
 import threading
 import time
+from collections import deque
+
+import hiredis
 
 from harness.workload.history import HistoryRecorder
-from harness.workload.resp import ConnectionLost, ReplyError, RespConnection
+from harness.workload.resp import ReplyError, RespConnection
 from harness.workload.session import (
     Kind,
     Outcome,
     Phase,
+    SessionValues,
     WorkloadParams,
     after_key,
     login_command,
@@ -31,14 +45,157 @@ from harness.workload.session import (
 
 RECONNECT_PAUSE_S = 0.01
 BASELINE_BATCH = 500
+TIMEOUT_CHECK_S = 0.05
+
+LOGIN, READ, REFRESH, LOGOUT = Kind.LOGIN, Kind.READ, Kind.REFRESH, Kind.LOGOUT
+OK, FAIL, UNKNOWN = Outcome.OK, Outcome.FAIL, Outcome.UNKNOWN
 
 
-def _reply_result(kind: Kind, reply) -> int:
-    if kind is Kind.READ:
-        return 0 if reply is None else 1
-    if kind in (Kind.REFRESH, Kind.LOGOUT):
-        return int(reply)
-    return -1
+class NullRecorder:
+    """Records nothing: the benchmark's 'without recording' arm."""
+
+    def record(self, *args) -> None:
+        pass
+
+    def append_row(self, row) -> None:
+        pass
+
+    def error_code(self, error: str) -> int:
+        return 0
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _kind_chooser(weights: list[float]):
+    """rng.random() -> Kind by cumulative weights (cheaper than random.choices per call)."""
+    total = sum(weights)
+    bounds = list(itertools.accumulate(w / total for w in weights))
+    kinds = list(Kind)
+
+    def choose(u: float) -> Kind:
+        return kinds[min(bisect.bisect_right(bounds, u), len(kinds) - 1)]
+
+    return choose
+
+
+class _User:
+    """One simulated user slot: owns the sessions congruent to its number, one request at a time."""
+
+    __slots__ = ("number", "rng", "choose_kind", "values", "owned", "after_counter")
+
+    def __init__(self, number: int, seed: int, params: WorkloadParams) -> None:
+        self.number = number
+        self.rng = random.Random(seed * 7919 + number)
+        self.choose_kind = _kind_chooser(params.mix.weights())
+        self.values = SessionValues(self.rng, params.value_bytes, number)
+        self.owned = params.keyspace // params.concurrency + (number < params.keyspace % params.concurrency)
+        self.after_counter = 0
+
+
+class _SessionConnection(asyncio.Protocol):
+    """A connection carrying the requests of several users, pipelined."""
+
+    def __init__(self, load: "SessionLoad", users: list[_User]) -> None:
+        self.load = load
+        self.users = users
+        self.parser = hiredis.Reader()
+        self.inflight: deque = deque()  # (user, phase, kind, sid, start_ns, value_hash, ttl_ms)
+        self.outgoing: list[bytes] = []
+        self.transport = None
+        self.lost = asyncio.get_event_loop().create_future()
+
+    # -- issuing -----------------------------------------------------------------------------
+    def _issue(self, user: _User, now: int) -> None:
+        load = self.load
+        params = load.params
+        phase = load.phase
+        if phase is Phase.LOAD:
+            sid = user.number + params.concurrency * user.rng.randrange(user.owned)
+            key = session_key(sid)
+            kind = user.choose_kind(user.rng.random())
+        else:
+            # After a fault only new users arrive and log in: that is what the outage denies them.
+            sid = user.number + params.concurrency * user.after_counter
+            user.after_counter += 1
+            key = after_key(sid)
+            kind = LOGIN
+        vhash = ttl_ms = 0
+        if kind is LOGIN:
+            value = user.values.next(sid)
+            vhash, ttl_ms = value_hash(value), load.ttl_ms
+            payload = login_command(key, value, params.ttl_s)
+        elif kind is READ:
+            payload = read_command(key)
+        elif kind is REFRESH:
+            ttl_ms = load.ttl_ms
+            payload = refresh_command(key, params.ttl_s)
+        else:
+            payload = logout_command(key)
+        self.outgoing.append(payload)
+        self.inflight.append((user, phase, kind, sid, now, vhash, ttl_ms))
+
+    def _flush(self) -> None:
+        if self.outgoing:
+            self.transport.write(b"".join(self.outgoing))
+            self.outgoing.clear()
+
+    # -- asyncio.Protocol ------------------------------------------------------------------------
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        if not self.load.stopping:
+            now = time.time_ns()
+            for user in self.users:
+                self._issue(user, now)
+            self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed(data)
+        now = time.time_ns()
+        recorder = self.load.recorder
+        row = recorder.append_row
+        stopping = self.load.stopping
+        inflight = self.inflight
+        replies = 0
+        while True:
+            reply = self.parser.gets()
+            if reply is False:
+                break
+            replies += 1
+            user, phase, kind, sid, start, vhash, ttl_ms = inflight.popleft()
+            if type(reply) is ReplyError:
+                row((phase, user.number, kind, sid, start, now, FAIL, vhash, ttl_ms, -1,
+                     recorder.error_code(str(reply)[:80])))
+            else:
+                if kind is READ:
+                    result = 0 if reply is None else 1
+                elif kind is LOGIN:
+                    result = -1
+                else:
+                    result = reply
+                row((phase, user.number, kind, sid, start, now, OK, vhash, ttl_ms, result, 0))
+            if not stopping:
+                self._issue(user, now)
+        self.load.replies += replies
+        self._flush()
+        if stopping and not inflight:
+            self.transport.close()
+
+    def connection_lost(self, exc) -> None:
+        self.fail_inflight(type(exc).__name__ if exc else "ConnectionLost")
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def fail_inflight(self, error: str) -> None:
+        """Requests that got no reply may or may not have happened: unknown, never failed."""
+        now = time.time_ns()
+        record = self.load.recorder.record
+        while self.inflight:
+            user, phase, kind, sid, start, vhash, ttl_ms = self.inflight.popleft()
+            record(phase, user.number, kind, sid, start, now, UNKNOWN, vhash, ttl_ms, -1, error)
+
+    def overdue(self, now: int, timeout_ns: int) -> bool:
+        return bool(self.inflight) and now - self.inflight[0][4] > timeout_ns
 
 
 class SessionLoad:
@@ -50,11 +207,12 @@ class SessionLoad:
         self.params = params
         self.seed = seed
         self.recorder = recorder
-        self._phase = Phase.LOAD
-        self._stopping = False
+        self.ttl_ms = params.ttl_s * 1000
+        self.phase = Phase.LOAD
+        self.stopping = False
+        self.replies = 0  # replies received so far (the benchmark's counter)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-        self._writes = 0  # makes every written value unique within the trial
 
     # -- baseline ---------------------------------------------------------------------------
     def baseline(self) -> int:
@@ -67,7 +225,6 @@ class SessionLoad:
         ids = rng.sample(range(params.keyspace), params.baseline_sessions)
         conn = await RespConnection.open(self.host, self.port, timeout_s=5)
         acked = 0
-        ttl_ms = params.ttl_s * 1000
         try:
             for first in range(0, len(ids), BASELINE_BATCH):
                 batch = ids[first:first + BASELINE_BATCH]
@@ -78,11 +235,10 @@ class SessionLoad:
                 replies = await asyncio.gather(*futures, return_exceptions=True)
                 end = time.time_ns()
                 for i, value, reply in zip(batch, values, replies):
-                    outcome = Outcome.OK if reply == b"OK" else (
-                        Outcome.FAIL if isinstance(reply, ReplyError) else Outcome.UNKNOWN)
-                    acked += outcome is Outcome.OK
-                    self.recorder.record(Phase.BASELINE, i % params.concurrency, Kind.LOGIN, i, start, end, outcome,
-                                         value_hash(value), ttl_ms, -1, str(reply) if outcome else "")
+                    outcome = OK if reply == b"OK" else (FAIL if isinstance(reply, ReplyError) else UNKNOWN)
+                    acked += outcome is OK
+                    self.recorder.record(Phase.BASELINE, i % params.concurrency, LOGIN, i, start, end, outcome,
+                                         value_hash(value), self.ttl_ms, -1, str(reply) if outcome else "")
         finally:
             conn.close()
         return acked
@@ -93,12 +249,12 @@ class SessionLoad:
         self._thread.start()
 
     def begin_after_phase(self) -> None:
-        """From now on, workers touch only new `session:after:*` keys (set just before a fault),
+        """From now on, users touch only new `session:after:*` keys (set just before a fault),
         so what they do after the restart cannot change the sessions being checked."""
-        self._phase = Phase.AFTER
+        self.phase = Phase.AFTER
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        self._stopping = True
+        self.stopping = True
         if self._thread is not None:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
@@ -109,72 +265,36 @@ class SessionLoad:
 
     def _thread_main(self) -> None:
         try:
-            asyncio.run(self._run_workers())
+            asyncio.run(self._run())
         except BaseException as exc:  # surfaced to the trial by stop()
             self._error = exc
 
-    async def _run_workers(self) -> None:
-        await asyncio.gather(*(self._worker(w) for w in range(self.params.concurrency)))
-
-    async def _worker(self, worker: int) -> None:
+    async def _run(self) -> None:
         params = self.params
-        rng = random.Random(self.seed * 7919 + worker)
-        kinds = list(Kind)
-        weights = params.mix.weights()
-        owned = params.keyspace // params.concurrency + (worker < params.keyspace % params.concurrency)
-        stride = params.concurrency
-        ttl_s, ttl_ms, timeout_s = params.ttl_s, params.ttl_s * 1000, params.op_timeout_s
-        record = self.recorder.record
-        after_counter = 0
-        conn: RespConnection | None = None
-        while not self._stopping:
-            if conn is None or conn.closed:
-                try:
-                    conn = await RespConnection.open(self.host, self.port, timeout_s=1.0)
-                except (OSError, TimeoutError):
-                    conn = None
-                    await asyncio.sleep(RECONNECT_PAUSE_S)
-                    continue
-            phase = self._phase
-            if phase is Phase.LOAD:
-                sid = worker + stride * rng.randrange(owned)
-                key = session_key(sid)
-            else:
-                sid = worker + stride * after_counter
-                after_counter += 1
-                key = after_key(sid)
-            # After a fault only new users arrive and log in: that is what the outage denies them.
-            kind = rng.choices(kinds, weights)[0] if phase is Phase.LOAD else Kind.LOGIN
-            vhash, op_ttl = 0, 0
-            if kind is Kind.LOGIN:
-                self._writes += 1
-                value = session_value(rng, sid, f"{worker}-{self._writes}", time.time_ns() // 1_000_000,
-                                      params.value_bytes)
-                vhash, op_ttl = value_hash(value), ttl_ms
-                payload = login_command(key, value, ttl_s)
-            elif kind is Kind.READ:
-                payload = read_command(key)
-            elif kind is Kind.REFRESH:
-                op_ttl = ttl_ms
-                payload = refresh_command(key, ttl_s)
-            else:
-                payload = logout_command(key)
-            start = time.time_ns()
-            error = ""
-            result = -1
+        users = [_User(n, self.seed, params) for n in range(params.concurrency)]
+        slots = min(params.connections, params.concurrency)
+        groups = [users[i::slots] for i in range(slots)]
+        await asyncio.gather(*(self._connection_slot(group) for group in groups))
+
+    async def _connection_slot(self, users: list[_User]) -> None:
+        """Keep one connection for these users open until stopped, reconnecting after a crash."""
+        loop = asyncio.get_running_loop()
+        timeout_ns = int(self.params.op_timeout_s * 1e9)
+        while not self.stopping:
             try:
-                async with asyncio.timeout(timeout_s):
-                    reply = await conn.call(payload)
-                if isinstance(reply, ReplyError):
-                    outcome, error = Outcome.FAIL, str(reply)[:80]
-                else:
-                    outcome, result = Outcome.OK, _reply_result(kind, reply)
-            except (ConnectionLost, OSError, TimeoutError) as exc:
-                # The request was handed to the socket: it may or may not have happened.
-                outcome, error = Outcome.UNKNOWN, type(exc).__name__
-                conn.close()
-                conn = None
-            end = time.time_ns()
-            record(phase, worker, kind, sid, start, end, outcome, vhash, op_ttl, result, error)
-        if conn is not None:
-            conn.close()
+                async with asyncio.timeout(1.0):
+                    _, conn = await loop.create_connection(lambda: _SessionConnection(self, users),
+                                                           self.host, self.port)
+            except (OSError, TimeoutError):
+                await asyncio.sleep(RECONNECT_PAUSE_S)  # the server is down: do not spin
+                continue
+            # Wait for the connection to end; meanwhile watch for requests without a reply.
+            while not conn.lost.done():
+                await asyncio.wait([conn.lost], timeout=TIMEOUT_CHECK_S)
+                if conn.overdue(time.time_ns(), timeout_ns):
+                    conn.fail_inflight("TimeoutError")
+                    conn.transport.abort()
+                elif self.stopping and not conn.inflight:
+                    conn.transport.close()
+            if self.stopping:
+                return

@@ -33,6 +33,8 @@ class RespConnection(asyncio.Protocol):
         self._parser = hiredis.Reader()
         self._waiters: deque[asyncio.Future] = deque()
         self._transport: asyncio.Transport | None = None
+        self._outgoing: list[bytes] = []
+        self._loop = asyncio.get_event_loop()
         self.closed = False
 
     @classmethod
@@ -72,10 +74,19 @@ class RespConnection(asyncio.Protocol):
         """
         if self.closed or self._transport is None:
             raise ConnectionLost("connection already closed")
-        waiter = asyncio.get_running_loop().create_future()
+        waiter = self._loop.create_future()
         self._waiters.append(waiter)
-        self._transport.write(payload)
+        # Requests of every client sharing this connection that are issued in the same turn
+        # of the event loop leave in one write(): pipelining across simulated users.
+        if not self._outgoing:
+            self._loop.call_soon(self._flush)
+        self._outgoing.append(payload)
         return waiter
+
+    def _flush(self) -> None:
+        if self._outgoing and not self.closed:
+            self._transport.write(b"".join(self._outgoing))
+        self._outgoing.clear()
 
     async def call(self, payload: bytes):
         return await self.send(payload)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import time
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 
@@ -68,7 +69,8 @@ class Mix:
 
 @dataclass(frozen=True)
 class WorkloadParams:
-    concurrency: int = 16  # simultaneous clients, one connection each
+    concurrency: int = 16  # simultaneous clients (simulated users with a request in flight)
+    connections: int = 4  # TCP connections the clients share (their requests are pipelined)
     keyspace: int = 20_000  # distinct session ids the load touches
     baseline_sessions: int = 5_000  # sessions present (and persisted) before the load
     ttl_s: int = 1800  # login and refresh TTL: 30 minutes, a common web default
@@ -79,6 +81,8 @@ class WorkloadParams:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise HarnessError("concurrency must be at least 1")
+        if self.connections < 1:
+            raise HarnessError("connections must be at least 1")
         if self.keyspace < self.concurrency:
             raise HarnessError(f"keyspace ({self.keyspace}) must be at least the concurrency ({self.concurrency})")
         if not 0 <= self.baseline_sessions <= self.keyspace:
@@ -123,6 +127,28 @@ def session_value(rng: random.Random, session_id: int, write_tag: str, now_ms: i
     pad = max(0, size - len(body))
     doc["pad"] = "x" * pad
     return json.dumps(doc, separators=(",", ":")).encode()
+
+
+class SessionValues:
+    """Session documents from a per-client template: the same shape as session_value, but one
+    %-format per login instead of a JSON encode, since this runs for every login under load."""
+
+    def __init__(self, rng: random.Random, size: int, client: int) -> None:
+        self.rng = rng
+        self.client = client
+        self.count = 0
+        self.template = (
+            '{"sid":%d,"uid":%d,"w":"' + str(client) + '-%d","iat":%d,"roles":["user"],"csrf":"%032x","ua":'
+            + json.dumps(rng.choice(_USER_AGENTS)) + ',"pad":"%s"}'
+        ).encode()
+        typical = self.template % (10**6, 10**5, 10**4, 10**12, 0, b"")
+        self.pad = b"x" * max(0, size - len(typical))
+
+    def next(self, session_id: int) -> bytes:
+        self.count += 1
+        rng = self.rng
+        return self.template % (session_id, rng.randrange(1_000_000), self.count, time.time_ns() // 1_000_000,
+                                rng.getrandbits(128), self.pad)
 
 
 def login_command(key: bytes, value: bytes, ttl_s: int) -> bytes:
