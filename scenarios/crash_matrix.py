@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from harness.ceiling import Ceiling, measure_ceiling
 from harness.disk import probe_fsync
 from harness.errors import HarnessError, ServerExited
 from harness.latency import encode
-from harness.faults import Fault, select_faults
+from harness.faults import Fault, FaultOptions, select_faults
 from harness.metrics import load_metrics
 from harness.progress import RunUI
 from harness.results import RunDir
@@ -55,6 +56,7 @@ class MatrixOptions:
     seed: int = field(default_factory=lambda: random.SystemRandom().randrange(2**31))
     workload: WorkloadParams = field(default_factory=WorkloadParams)
     ceiling_requests: int = 40_000  # redis-benchmark requests per trial (0: do not measure)
+    fault_options: FaultOptions = field(default_factory=FaultOptions)
 
 
 def trial_seed(run_seed: int, config: str, fault: str, trial: int) -> int:
@@ -79,12 +81,21 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
     if options.port:
         ensure_port_free(port)
     data_dir = run.data_dir(trial_id)
-    spec = ServerSpec(trial_id, config.path, data_dir, run.log_path(trial_id), port)
-    server = backend.server(spec)
     recorder = HistoryRecorder()
-    load = SessionLoad(server.host, port, options.workload, seed, recorder)
     restart_error = ""
-    try:
+    with ExitStack() as cleanup:
+        # Unwound in reverse: the server goes first, then the fault's set-up (a filesystem
+        # mount), then the data directory.
+        if not options.keep_data:
+            cleanup.callback(shutil.rmtree, data_dir, ignore_errors=True)
+        broken = cleanup.enter_context(fault.session(data_dir, seed))
+        spec = ServerSpec(trial_id, config.path, broken.server_dir, run.log_path(trial_id), port)
+        server = backend.server(spec)
+        cleanup.callback(server.remove)
+        cleanup.callback(server.save_log)
+        load = SessionLoad(server.host, port, options.workload, seed, recorder)
+        cleanup.callback(load.stop)
+
         ui.step("starting the server")
         server.start()
         identity = identify(server.client())
@@ -100,8 +111,8 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
         time.sleep(max(0.0, load_start_ns / 1e9 + kill_after_s - time.time()))
         load.begin_after_phase()
         fault_ns = time.time_ns()
-        fault.inject(server)
-        ui.step("restarting on the same data")
+        fault_facts = broken.inject(server)
+        ui.step("restarting on what survived")
         restart_ns = time.time_ns()
         try:
             recovery_s = server.restart()
@@ -115,17 +126,12 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
         ui.step("reading back every session")
         keys = checked_keys(history)
         if restart_error:
+            # The session store is down: every session counts as unavailable.
             survivors = pd.DataFrame({"key": pd.array(keys, dtype="int64"), "present": False,
                                       "value_hash": 0, "expire_at_ms": -1})
             read_at_ms = time.time_ns() // 1_000_000
         else:
             survivors, read_at_ms = read_survivors(server.client(timeout_s=30), keys)
-    finally:
-        load.stop()
-        server.save_log()
-        server.remove()
-        if not options.keep_data:
-            shutil.rmtree(data_dir, ignore_errors=True)
 
     result = check_frames(history, survivors, read_at_ms, fault_ns / 1e6)
     speed = load_metrics(history, load_start_ns, fault_ns)
@@ -171,6 +177,8 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
         "recovery_s": round(recovery_s, 4),
         "restart_failed": bool(restart_error),
         "restart_error": restart_error,
+        **fault.facts(),
+        "unsynced_bytes_at_cut": fault_facts.get("unsynced_bytes_at_cut", 0),
         "dataset_keys": int(survivors["present"].sum()),
         "kill_at_s": round((fault_ns - load_start_ns) / 1e9, 3),
         "ready_at_s": round((ready_ns - load_start_ns) / 1e9, 3),
@@ -191,7 +199,7 @@ def plan_matrix(options: MatrixOptions) -> Plan:
     """Everything that can be checked without a server: names, files, owned settings."""
     available = config_files.discover(options.configs_dir)
     selected = config_files.select(available, options.config_names)
-    faults = select_faults(options.fault_names)
+    faults = select_faults(options.fault_names, options.fault_options)
     for config in selected:
         config_files.read_check(config)
     return Plan(selected, faults)
