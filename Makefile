@@ -16,12 +16,16 @@ IMAGE    ?= redis:7.4
 QUICK    ?=
 ARGS     ?=
 RUN      ?= results/latest
+SIZES    ?= 10000 100000 1000000
+REPEATS  ?= 1
 
-.PHONY: crash-matrix test report configs cleanup venv clean help
+.PHONY: crash-matrix test bench recovery-curve report configs cleanup venv clean help
 
 help:
 	@echo "make crash-matrix   run the crash matrix (CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
 	@echo "make test           run the tests"
+	@echo "make bench          driver vs redis-benchmark ceiling, recording cost (CONFIGS=..., BACKEND=...)"
+	@echo "make recovery-curve recovery time vs data size (SIZES=\"10000 100000 1000000\" REPEATS=1 CONFIGS=...)"
 	@echo "make report         rebuild the report of RUN (default results/latest)"
 	@echo "make configs        list the configs and check them against the server"
 	@echo "make cleanup        remove crash-matrix containers left on the Docker engine"
@@ -40,6 +44,13 @@ crash-matrix: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m harness bench --backend $(BACKEND) --image $(IMAGE) $(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(ARGS)
+
+recovery-curve: $(STAMP)
+	$(PY) -m harness recovery-curve --sizes "$(SIZES)" --repeats $(REPEATS) --backend $(BACKEND) --image $(IMAGE) \
+		$(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(ARGS)
 
 report: $(STAMP)
 	$(PY) -m harness report $(RUN)

@@ -249,6 +249,40 @@ def bench(config_names, configs_dir, rounds, seconds, ceiling_requests, concurre
     click.echo(f"written: {path}")
 
 
+@main.command(name="recovery-curve")
+@click.option("--sizes", default="10000 100000 1000000", show_default=True, metavar="N...",
+              help="Numbers of sessions to measure, space or comma separated; 100k and 1M work too.")
+@click.option("--configs", "config_names", multiple=True, metavar="NAMES",
+              help="rdb, aof-everysec, aof-everysec-no-preamble (space or comma separated). Default: all three.")
+@click.option("--repeats", type=click.IntRange(1), default=1, show_default=True,
+              help="Kill and restart each filled server this many times (the same files each time).")
+@click.option("--backend", type=click.Choice(["auto", "docker", "process"]), default="auto", show_default=True)
+@click.option("--image", default="redis:7.4", show_default=True)
+@click.option("--server-bin", type=click.Path(path_type=Path), default=None)
+@click.option("--results", "results_root", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True, help="Where results/recovery-<run id>/ is written.")
+@click.option("--configs-dir", type=click.Path(path_type=Path), default=Path("configs"), show_default=True,
+              help="Where rdb.conf and aof-everysec.conf are read from.")
+@click.option("--keep-data", is_flag=True, help="Keep each point's data directory (RDB / AOF files).")
+def recovery_curve(sizes, config_names, repeats, backend, image, server_bin, results_root, configs_dir,
+                   keep_data) -> None:
+    """Recovery time after kill -9 against data size (N sessions), per persistence config."""
+    from scenarios.recovery_curve import check_configs, parse_sizes, run_recovery_curve  # noqa: PLC0415
+
+    try:
+        size_list, names = parse_sizes(sizes), check_configs(_names(config_names))
+    except HarnessError as exc:
+        _fail(str(exc))
+    with _Interrupts():
+        try:
+            run_recovery_curve(size_list, names, backend, image, server_bin, results_root,
+                               repeats, click.echo, configs_dir=configs_dir, keep_data=keep_data)
+        except HarnessError as exc:  # points measured before it are kept, with their report
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted; the points measured so far are kept, with their report", 130)
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 def report(run_dir: Path) -> None:

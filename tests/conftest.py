@@ -51,17 +51,22 @@ def containers_of(client, run_id: str | None = None) -> list:
 
 
 def server_processes(marker: str) -> list[str]:
-    """Command lines of running server processes whose command line mentions `marker`."""
+    """Running redis-server / valkey-server processes whose working directory mentions `marker`.
+
+    The working directory, not the command line: Redis rewrites its command line to
+    "redis-server 127.0.0.1:<port>"; the process backend starts it in its data directory.
+    """
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if "-server" in cmdline and marker in cmdline and "pytest" not in cmdline:
-            found.append(cmdline)
+        if exe.startswith(("redis-", "valkey-")) and marker in cwd:
+            found.append(f"{pid} {exe} in {cwd}")
     return found
 
 

@@ -21,7 +21,9 @@ class ProcessServer(Server):
         # The log is opened in append mode, so the restart's output follows the crash's.
         with open(self.spec.log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                [str(self.binary.path), *server_args(str(self.spec.config_path), self.port, str(self.spec.data_dir))],
+                # Absolute paths: the server runs with its data directory as working directory.
+                [str(self.binary.path), *server_args(str(self.spec.config_path.resolve()), self.port,
+                                                     str(self.spec.data_dir.resolve()))],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
