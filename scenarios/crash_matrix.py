@@ -134,7 +134,7 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
             survivors, read_at_ms = read_survivors(server.client(timeout_s=30), keys)
 
     result = check_frames(history, survivors, read_at_ms, fault_ns / 1e6)
-    speed = load_metrics(history, load_start_ns, fault_ns)
+    speed = load_metrics(history, load_start_ns, fault_ns, restart_ns)
     run.write_history(trial_id, history)
     run.write_histogram(trial_id, encode(speed.histogram))
     run.write_ceiling(trial_id, ceiling)

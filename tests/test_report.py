@@ -19,7 +19,12 @@ from hypothesis import strategies as st
 
 from harness.report import build_report, caveats, recommendation, summary_table
 from harness.report.charts import latency_series
-from harness.report.render import md_escape
+from harness.report.driver import driver_notes, driver_table
+from harness.report.fsync import fsync_notes, fsyncs_every_write
+from harness.report.method import method
+from harness.report.render import html_inline, md_escape
+from harness.report.rundata import read_trials
+from harness.report.tables import display_summary
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LOAD_START_NS = 1_700_000_000_000_000_000
@@ -42,9 +47,10 @@ CONFIG_TEXT = {
 
 
 def trial_rows(fixture: dict = FIXTURE, fault: str = "kill9") -> list[dict]:
+    """Rows as an older harness wrote them; a 7th element in a tuple adds `restart_failed`."""
     rows = []
     for config, trials in fixture.items():
-        for n, (lost, resurrected, corrupt, throughput, p99, recovery) in enumerate(trials, 1):
+        for n, (lost, resurrected, corrupt, throughput, p99, recovery, *restart) in enumerate(trials, 1):
             rows.append({
                 "run_id": "synthetic", "trial_id": f"{config}__{fault}__{n}", "server": "redis 7.0.15",
                 "backend": "process", "image": "redis:7.0.15", "config": config,
@@ -58,6 +64,8 @@ def trial_rows(fixture: dict = FIXTURE, fault: str = "kill9") -> list[dict]:
                 "load_start_ns": LOAD_START_NS, "kill_ns": LOAD_START_NS + int(KILL_AT_S * 1e9),
                 "ready_ns": LOAD_START_NS + int(READY_AT_S * 1e9),
             })
+            if restart:
+                rows[-1]["restart_failed"] = bool(restart[0])
     return rows
 
 
@@ -288,7 +296,8 @@ def _numbers_in(sentences: list[str]) -> set[str]:
 @given(st.dictionaries(
     st.sampled_from(["none", "rdb", "aof-no", "aof-always", "aof-everysec"]),
     st.lists(st.tuples(st.integers(0, 3) | st.integers(0, 9000), st.integers(0, 2) | st.just(0), st.just(0),
-                       st.integers(1000, 60000).map(float), st.just(1.0), st.just(0.1)), min_size=1, max_size=4),
+                       st.integers(1000, 60000).map(float), st.just(1.0), st.just(0.1),
+                       st.just(False) | st.booleans()), min_size=1, max_size=4),
     min_size=1, max_size=5))
 def test_recommendation_properties(fixture: dict) -> None:
     summary = summary_from(fixture)
@@ -296,20 +305,26 @@ def test_recommendation_properties(fixture: dict) -> None:
     text = " ".join(sentences)
     recommended = re.findall(r"use `([^`]+)`", text)
     assert len(recommended) <= 1
+    # A config qualifies only if it lost, resurrected nothing and restarted in every trial.
+    qualifies = ((summary["lost_sessions_max"] == 0) & (summary["resurrected_sessions_max"] == 0)
+                 & (summary["restart_failed"] == 0))
     for config in recommended:
         row = summary[summary["config"] == config].iloc[0]
         assert row["lost_sessions_max"] == 0 and row["resurrected_sessions_max"] == 0
-        zero = summary[(summary["lost_sessions_max"] == 0) & (summary["resurrected_sessions_max"] == 0)]
-        assert row["throughput_ops_s"] == zero["throughput_ops_s"].max()
+        assert row["restart_failed"] == 0
+        assert row["throughput_ops_s"] == summary.loc[qualifies, "throughput_ops_s"].max()
     if not recommended:
-        assert not ((summary["lost_sessions_max"] == 0) & (summary["resurrected_sessions_max"] == 0)).any()
+        assert not qualifies.any()
+    for _, row in summary[summary["restart_failed"] > 0].iterrows():
+        assert f"`{row['config']}` failed to restart in {int(row['restart_failed'])} of {row['trials']} trials" in text
     # Every number written is a value of the data (formatted as the tables do), a trial count, or a percentage.
     allowed = set()
     for _, row in summary.iterrows():
         for column, value in row.items():
-            if column in ("config", "fault"):
+            if column in ("config", "fault") or not isinstance(value, (int, float)) or np.isnan(value):
                 continue
-            allowed |= {f"{value:,.0f}", f"{value:,.1f}", f"{int(value):,}" if float(value).is_integer() else ""}
+            allowed |= {f"{value:,.0f}", f"{value:,.1f}", f"{value:.2f}",
+                        f"{int(value):,}" if float(value).is_integer() else ""}
     percents = set(re.findall(r"(\d+)%", text))
     assert _numbers_in(sentences) - allowed - percents == set()
 
@@ -335,10 +350,13 @@ def test_caveats_follow_the_environment() -> None:
 # -- build_report ----------------------------------------------------------------------------------
 
 def test_build_report_writes_all_files(run_dir: Path) -> None:
+    """FIXTURE rows predate the ceiling, HdrHistogram, downtime and power-loss columns: an old folder."""
     paths = build_report(run_dir)
-    assert set(paths) == {"report.html", "report.md", "tradeoff.png", "latency.png"}
-    for path in paths.values():
-        assert path.parent == run_dir and path.is_file() and path.stat().st_size > 0
+    trial_ids = [f"{config}__kill9__{n}" for config in FIXTURE for n in (1, 2, 3)]
+    assert set(paths) == {"report.html", "report.md", "tradeoff.png", "latency.png"} | {
+        f"charts/{t}.png" for t in trial_ids}
+    for name, path in paths.items():
+        assert path == run_dir / name and path.is_file() and path.stat().st_size > 0
     for name in ("tradeoff.png", "latency.png"):
         data = paths[name].read_bytes()
         assert data.startswith(PNG_SIGNATURE) and len(data) > 5000
@@ -358,10 +376,18 @@ def test_build_report_writes_all_files(run_dir: Path) -> None:
     assert "<strong>Security problem</strong>" in html  # rdb resurrected sessions
     assert "redis 7.0.15" in html and "local process" in html
     # every trial is listed; data is escaped, never markup
-    assert html.count("__kill9__") == 12
+    # every trial is listed in the table, and has its chart in the gallery (img + link + caption)
+    assert html.count("__kill9__") == 12 * 5
+    for trial_id in trial_ids:
+        assert f'<img src="charts/{trial_id}.png"' in html
+        assert f"](charts/{trial_id}.png)" in md
     assert "synthetic fixture &lt;none&gt;" in html and "<none>" not in html
-    assert md.count("\\_\\_kill9\\_\\_") == 12
+    assert md.count("\\_\\_kill9\\_\\_") == 12 * 2
     assert "No copy of" not in html
+    # an old folder: no ceiling, no restart column, no fsync probe; said so, never shown as zeros
+    assert "No ceiling was measured in this run" in html and "No ceiling was measured in this run" in md
+    assert "<th>Restart failed</th>" not in html and "<th>Downtime (s)</th>" not in html
+    assert "disk&#39;s limit" not in html and "The disk's limit" not in md
 
 
 def test_rebuild_with_a_missing_history(run_dir: Path) -> None:
@@ -370,9 +396,16 @@ def test_rebuild_with_a_missing_history(run_dir: Path) -> None:
     (run_dir / "report.html").unlink()
     paths = build_report(run_dir)
     html = paths["report.html"].read_text()
+    md = paths["report.md"].read_text()
     assert "Latency panel for <code>aof-always</code> skipped" in html
-    assert "Latency panel for `aof-always` skipped" in paths["report.md"].read_text()
+    assert "Latency panel for `aof-always` skipped" in md
     assert paths["latency.png"].read_bytes().startswith(PNG_SIGNATURE)
+    # Its per-trial chart is gone (not left over from the first build) and the gallery says why.
+    assert "charts/aof-always__kill9__1.png" not in paths
+    assert not (run_dir / "charts" / "aof-always__kill9__1.png").exists()
+    assert "no chart: history missing or unreadable" in html
+    assert "aof-always\\_\\_kill9\\_\\_1: no chart (history missing or unreadable)" in md
+    assert (run_dir / "charts" / "aof-always__kill9__2.png").is_file()
 
 
 def test_build_report_one_trial_no_histories_no_environment(tmp_path: Path) -> None:
@@ -390,15 +423,20 @@ def test_build_report_one_trial_no_histories_no_environment(tmp_path: Path) -> N
 def test_latency_series_buckets() -> None:
     history = synthetic_history(0)
     series = latency_series(history, LOAD_START_NS)
-    assert len(series.unknown_s) == 3 and series.failed == 0
-    assert series.unknown_ms == pytest.approx([500.0] * 3)
-    assert series.bucket_s.min() > 0  # baseline operations (before load start) are left out
-    assert series.bucket_s.max() > READY_AT_S  # after-fault operations are included
-    outage = (series.bucket_s > KILL_AT_S) & (series.bucket_s < READY_AT_S)
-    assert outage.sum() == 4  # buckets 2.05 .. 2.35 exist, empty, so the lines break there
+    assert series.unknown == 3 and series.failed == 0 and len(series.unknown_s) == 3
+    assert series.unknown_ms == pytest.approx([500.0] * 3)  # how long the client waited
+    assert series.unknown_s == pytest.approx([KILL_AT_S - 0.001] * 3, abs=1e-6)  # when it sent them
+    assert series.bucket_s.min() == 0  # baseline operations (before load start) are left out
+    assert series.bucket_s.max() >= READY_AT_S  # after-fault operations are included
+    # Buckets by completion time: every acknowledged load and after-fault operation counted once.
+    assert series.ops_s.sum() * 0.1 == pytest.approx(600 + 200)
+    # Inside the outage (no operation completes from 2.1 to 2.4 s): 0 ops/s, latency lines break.
+    outage = (series.bucket_s >= KILL_AT_S + 0.1 - 1e-9) & (series.bucket_s < READY_AT_S - 1e-9)
+    assert outage.sum() == 3
+    assert (series.ops_s[outage] == 0).all()
     assert np.isnan(series.p50_ms[outage]).all() and np.isnan(series.p99_ms[outage]).all()
     measured = ~np.isnan(series.p50_ms)
-    assert measured.sum() == 26  # 30 buckets over 0-3 s, less the 4 of the outage
+    assert measured.sum() >= 26  # 30 buckets over 0-3 s, less the empty ones of the outage
     assert (series.p99_ms[measured] >= series.p50_ms[measured]).all()
     assert ((series.p50_ms[measured] >= 0.1) & (series.p50_ms[measured] <= 2.0)).all()
 
@@ -406,3 +444,262 @@ def test_latency_series_buckets() -> None:
 def test_markdown_escaping() -> None:
     assert md_escape("a__kill9__1") == "a\\_\\_kill9\\_\\_1"
     assert md_escape("x | y") == "x \\| y"
+
+
+# -- new columns: ceiling, HdrHistogram percentiles, downtime, restarts, power loss ---------------
+# Synthetic values again, chosen so the medians can be worked out by hand.
+
+BAD_FORMAT = "Bad file format reading the append only file"
+DISK_FSYNC = {"path": "/data/run", "filesystem": "xfs (/data)", "fsyncs": 1200, "seconds": 1.0,
+              "fsyncs_per_s": 1200.0, "p50_ms": 0.75, "p99_ms": 2.5, "max_ms": 4.0}
+
+
+def with_columns(rows: list[dict], **columns: list) -> list[dict]:
+    """Set per-trial values of new columns on rows, in order (one list entry per row)."""
+    for name, values in columns.items():
+        assert len(values) == len(rows)
+        for row, value in zip(rows, values):
+            row[name] = value
+    return rows
+
+
+def power_rows(config: str, fault: str = "torn-power-loss") -> list[dict]:
+    """Three trials; the second one's server refused to start on what survived."""
+    rows = trial_rows({config: [(0, 0, 0, 1000.0, 1.0, 0.1), (100, 0, 0, 3000.0, 1.0, float("nan")),
+                                (0, 0, 0, 2000.0, 1.0, 0.2)]}, fault=fault)
+    return with_columns(
+        rows, ceiling_ops_s=[1000.0, 2500.0, 1250.0], driver_ceiling_ratio=[1.0, 0.4, 0.8],
+        p95_ms=[0.5, 0.7, 0.6], max_ms=[9.0, 3.0, 5.0], downtime_s=[0.25, float("nan"), 0.35],
+        restart_failed=[False, True, False], restart_error=["", BAD_FORMAT, ""],
+        unsynced_bytes_at_cut=[4096, 12288, 0], fs_metadata=["strict"] * 3, fs_writeback=["off"] * 3)
+
+
+def kill9_rows(fixture: dict = FIXTURE, ratios: dict | None = None) -> list[dict]:
+    """FIXTURE rows as the current harness writes them (ceiling, p95, max, downtime, restart_failed)."""
+    rows = trial_rows(fixture)
+    ratios = ratios or {}
+    for row in rows:
+        ratio = ratios.get(row["config"], 1.1)
+        row.update(ceiling_ops_s=row["throughput_ops_s"] / ratio if ratio == ratio else float("nan"),
+                   driver_ceiling_ratio=ratio, ceiling_p50_ms=0.2, ceiling_p99_ms=0.9, p95_ms=0.8,
+                   max_ms=12.0, downtime_s=0.5, restart_failed=False, restart_error="",
+                   unsynced_bytes_at_cut=0, fs_metadata="", fs_writeback="")
+    return rows
+
+
+def test_summary_new_columns_hand_computed(tmp_path: Path) -> None:
+    # Through trials.csv and back, as the report reads it: booleans arrive as text or bools.
+    path = tmp_path / "trials.csv"
+    pd.DataFrame(power_rows("aof-no")).to_csv(path, index=False)
+    row = summary_table(read_trials(tmp_path)).iloc[0]
+    assert (row["config"], row["fault"], row["trials"]) == ("aof-no", "torn-power-loss", 3)
+    assert row["ceiling_ops_s"] == 1250.0  # median of 1000, 2500, 1250
+    assert row["driver_ceiling_ratio"] == 0.8  # median of 1.0, 0.4, 0.8
+    assert (row["driver_ceiling_ratio_min"], row["driver_ceiling_ratio_max"]) == (0.4, 1.0)
+    assert row["p95_ms"] == 0.6 and row["max_ms"] == 5.0
+    assert row["downtime_s"] == pytest.approx(0.30)  # median of 0.25 and 0.35: the failed restart has none
+    assert (row["downtime_s_min"], row["downtime_s_max"]) == (0.25, 0.35)
+    assert row["recovery_s"] == pytest.approx(0.15)
+    assert row["restart_failed"] == 1
+    assert row["restart_error"] == BAD_FORMAT
+    assert row["unsynced_bytes_at_cut"] == 4096  # median of 4096, 12288, 0
+    assert (row["fs_metadata"], row["fs_writeback"]) == ("strict", "off")
+    assert row["lost_sessions"] == 0 and row["lost_sessions_max"] == 100
+    table = display_summary(summary_table(read_trials(tmp_path)))
+    cells = dict(zip(table.headers, table.rows[0]))
+    assert cells["Restart failed"] == "1 of 3"
+    assert cells["Unsynced bytes at cut"] == "4,096"
+    assert cells["p95 (ms)"] == "0.60" and cells["Max (ms)"] == "5.00"
+    assert cells["Downtime (s)"] == "0.3000 (0.2500–0.3500)"
+
+
+def test_summary_restart_column_as_text_and_kill9_unsynced_not_applicable() -> None:
+    rows = with_columns(trial_rows({"aof-no": [(0, 0, 0, 1.0, 1.0, 0.1)] * 3}),
+                        restart_failed=["False", "True", "True"], unsynced_bytes_at_cut=[0, 0, 0])
+    summary = summary_table(pd.DataFrame(rows))
+    assert summary.iloc[0]["restart_failed"] == 2
+    cells = dict(zip(*[display_summary(summary).headers, display_summary(summary).rows[0]]))
+    assert cells["Restart failed"] == "2 of 3"
+    assert "Unsynced bytes at cut" not in cells  # a kill -9 cuts no power: not applicable, so not shown
+
+
+def test_summary_of_old_rows_has_the_new_columns_empty() -> None:
+    summary = summary_from(FIXTURE)
+    for column in ("ceiling_ops_s", "driver_ceiling_ratio", "p95_ms", "max_ms", "downtime_s",
+                   "unsynced_bytes_at_cut", "restart_failed"):
+        assert column in summary.columns and summary[column].isna().all(), column
+    assert summary["restart_error"].isna().all()
+    headers = display_summary(summary).headers
+    assert "Restart failed" not in headers and "p95 (ms)" not in headers and "Downtime (s)" not in headers
+    # the columns the CLI reads
+    for column in ("config", "fault", "trials", "lost_sessions", "lost_sessions_min", "lost_sessions_max",
+                   "lost_writes", "resurrected_sessions", "throughput_ops_s", "p99_ms", "recovery_s"):
+        assert column in summary.columns
+
+
+# -- driver against server --------------------------------------------------------------------------
+
+def test_driver_limited_flag_only_below_0_8() -> None:
+    ratios = {"none": 0.79, "aof-everysec": 0.8, "aof-always": 1.6, "rdb": float("nan")}
+    summary = summary_table(pd.DataFrame(kill9_rows(ratios=ratios)))
+    notes = driver_notes(summary)
+    flagged = [n for n in notes if "Driver-limited" in n]
+    assert len(flagged) == 1
+    assert "`none` (0.79: 30,000 against 37,975 ops/s)" in flagged[0]  # 30,000 / 0.79
+    assert "understates the server" in flagged[0]
+    assert "aof-everysec" not in flagged[0] and "aof-always" not in flagged[0]
+    assert any("No ceiling was measured for `rdb`" in n for n in notes)
+    limits = {row[0]: row[-1] for row in driver_table(summary).rows}
+    assert limits == {"none": "driver: understates the server", "aof-everysec": "server", "aof-always": "server",
+                      "rdb": "–"}
+    text = " ".join(recommendation(summary))
+    assert "the load generator, not the server, limited the throughput of `none` (0.79 of the redis-benchmark " \
+           "ceiling on the same server)" in text
+    assert "its figure understates what the server can do" in text
+    # No config below 0.8: no flag anywhere.
+    summary = summary_table(pd.DataFrame(kill9_rows(ratios={"none": 0.8})))
+    assert not any("Driver-limited" in n for n in driver_notes(summary))
+    assert "load generator" not in " ".join(recommendation(summary))
+
+
+def test_method_explains_ratios_above_one_and_the_faults() -> None:
+    env = {"workload": {"concurrency": 16, "connections": 4}, "ceiling_requests": 40000, "duration_s": 6}
+    kill9 = method(env, faults=["kill9"])
+    measures = dict(kill9.measures)
+    assert "A ratio above 1 is not an error" in measures["driver/ceiling"]
+    assert "16 simulated users over 4 connections" in measures["driver/ceiling"]
+    assert "HdrHistogram" in measures["latency"] and "3 significant digits" in measures["latency"]
+    assert "last operation acknowledged before the fault" in measures["downtime"]
+    steps = " ".join(kill9.steps)
+    assert "redis-benchmark" in steps and "40,000 requests" in steps and "total requests / total time" in steps
+    assert "power" not in steps and "unsynced bytes at cut" not in measures
+    power = method(env, faults=["kill9", "power-loss", "torn-power-loss"])
+    steps = " ".join(power.steps)
+    assert "cut the power on its filesystem" in steps and "everything not fsynced is gone" in steps
+    assert "random page-aligned part of the unsynced writes survives" in steps
+    assert "restart has failed" in steps
+    assert "unsynced bytes at cut" in dict(power.measures)
+    # Old results: no ceiling, no ceiling step or ratio.
+    old = method({}, ceiling=False)
+    assert "redis-benchmark" not in " ".join(old.steps) and "driver/ceiling" not in dict(old.measures)
+
+
+# -- the disk's limit ------------------------------------------------------------------------------
+
+def test_fsync_sentence_uses_the_environment_numbers() -> None:
+    summary = summary_from(FIXTURE)
+    env = {"disk_fsync": DISK_FSYNC, "workload": {"concurrency": 4}}
+    [sentence] = fsync_notes(env, summary, CONFIG_TEXT)
+    assert "(`xfs (/data)`) took 1,200 fsyncs/s" in sentence
+    assert "1,200 fsyncs in 1.000 s; p50 0.75 ms, p99 2.50 ms, max 4.00 ms" in sentence
+    assert "one fdatasync per event-loop turn, so a single client could not exceed 1,200 writes/s here" in sentence
+    assert "`aof-always` measured 9,000 ops/s with 4 clients, whose writes share fsyncs" in sentence
+    assert "aof-everysec" not in sentence and "simulated filesystem" not in sentence
+    assert fsync_notes({}, summary, CONFIG_TEXT) == []  # not measured: nothing said
+    # No always-fsync config in the run: the rate alone.
+    [alone] = fsync_notes(env, summary_from({"none": FIXTURE["none"]}), CONFIG_TEXT)
+    assert "1,200 fsyncs/s" in alone and "appendfsync always" not in alone
+
+
+def test_fsync_every_write_is_read_from_the_config() -> None:
+    assert fsyncs_every_write("safe", "appendonly yes\nappendfsync always # group commit\n")
+    assert not fsyncs_every_write("aof-always", "appendonly yes\nappendfsync everysec\n")
+    assert not fsyncs_every_write("x", "appendonly no\nappendfsync always\n")
+    assert not fsyncs_every_write("x", "appendonly yes\nappendfsync always\nappendfsync no\n")  # last one wins
+    assert fsyncs_every_write("aof-always", None) and not fsyncs_every_write("custom", None)
+
+
+# -- restart failures and power loss in the recommendation -------------------------------------------
+
+def test_restart_failures_are_their_own_outcome_and_never_recommended() -> None:
+    rows = power_rows("aof-no") + trial_rows({"aof-always": [(0, 0, 0, 500.0, 4.0, 0.3, False)] * 3},
+                                             fault="torn-power-loss")
+    sentences = recommendation(summary_table(pd.DataFrame(rows)))
+    text = " ".join(sentences)
+    assert ("Under a power loss with torn writes (fault `torn-power-loss`), `aof-no` failed to restart in 1 of 3 "
+            f"trials (the server refused what survived: `{BAD_FORMAT}`): **the session store was down**, every "
+            "session unavailable") in text
+    assert "use `aof-always`" in text and "use `aof-no`" not in text
+    assert "(`aof-no`, which lost a median of 0 acknowledged sessions, 0–100 over 3 trials, and failed to " \
+           "restart in 1 of 3 trials)" in text
+    assert "through a power loss with torn writes (fault `torn-power-loss`), use `aof-always`" in text
+    assert "Only a process crash" not in text
+
+
+def test_a_restart_failure_blocks_a_config_that_lost_nothing() -> None:
+    # The server never came back, but the history held no session to lose: still not "zero loss".
+    fixture = {"aof-no": [(0, 0, 0, 50000.0, 1.0, 0.1, True), (0, 0, 0, 50000.0, 1.0, 0.1, False)],
+               "aof-always": [(0, 0, 0, 9000.0, 4.0, 0.3, False)] * 2}
+    sentences = recommendation(summary_from(fixture, fault="power-loss"))
+    assert "use `aof-always`" in sentences[0]
+    assert any("`aof-no` failed to restart in 1 of 2 trials (the server would not start on what survived)" in s
+               for s in sentences)
+    # Every config failed somewhere: none qualifies, and the sentence says restarts were part of it.
+    fixture["aof-always"] = [(0, 0, 0, 9000.0, 4.0, 0.3, True)] * 2
+    text = " ".join(recommendation(summary_from(fixture, fault="power-loss")))
+    assert "use `" not in text
+    assert "without resurrecting or corrupting any or failing to restart" in text
+    assert "`aof-always` failed to restart in 2 of 2 trials" in text and "every trial counts" in text
+
+
+def test_caveats_describe_the_simulated_power_loss() -> None:
+    kill9 = " ".join(caveats({}, summary_from(FIXTURE)))
+    assert "A power loss, which drops the page cache, is a different fault and is not measured here." in kill9
+    assert "FUSE" not in kill9
+    summary = summary_table(pd.DataFrame(kill9_rows() + power_rows("aof-no", "power-loss")))
+    text = " ".join(caveats({}, summary))
+    assert "is not measured here" not in text
+    assert "reported under its own fault name" in text
+    assert "FUSE filesystem that holds every write not yet fsynced in memory and drops it when the power is cut" in text
+    assert "Metadata mode `strict`: a file's name" in text
+    assert "Writeback `off`: nothing became durable without an fsync" in text
+    assert "assumes the disk honours fsync" in text
+    only_power = summary_table(pd.DataFrame(with_columns(power_rows("aof-no", "power-loss"),
+                                                         fs_metadata=["lenient"] * 3, fs_writeback=[5.0] * 3)))
+    text = " ".join(caveats({}, only_power))
+    assert "kill -9 is a process crash" not in text
+    assert "Metadata mode `lenient`" in text and "Writeback `5` s" in text
+
+
+def test_inline_marks_stay_literal_inside_code() -> None:
+    assert str(html_inline("**down** `*** FATAL ***` <b>")) == \
+        "<strong>down</strong> <code>*** FATAL ***</code> &lt;b&gt;"
+
+
+# -- a run with both faults, rendered -------------------------------------------------------------------
+
+def test_power_loss_rows_render_with_kill9_rows(tmp_path: Path) -> None:
+    rows = kill9_rows(ratios={"none": 0.7}) + power_rows("aof-always", "torn-power-loss") + power_rows(
+        "aof-no", "power-loss")
+    env = {"run_id": "synthetic", "backend": "process", "cpu_count": 4, "duration_s": 3, "disk_fsync": DISK_FSYNC,
+           "workload": {"concurrency": 4, "connections": 2}, "ceiling_requests": 8000}
+    run = write_run(tmp_path, rows, environment=env)
+    paths = build_report(run)
+    html, md = paths["report.html"].read_text(), paths["report.md"].read_text()
+    for row in rows:  # one chart per trial, every fault
+        chart = run / "charts" / f"{row['trial_id']}.png"
+        assert chart.read_bytes().startswith(PNG_SIGNATURE), chart
+        assert f'<img src="charts/{row["trial_id"]}.png"' in html
+    # summary rows of every (config, fault); kill9 rows have no unsynced bytes, power rows do
+    assert "<td>aof-no</td><td>power-loss</td>" in html and "<td>aof-always</td><td>torn-power-loss</td>" in html
+    assert "<td>aof-always</td><td>kill9</td>" in html
+    assert "| aof-no | power-loss | 3 | 1 of 3 |" in md
+    assert "<th>Unsynced bytes at cut</th>" in html and "4,096" in html
+    # recommendation: one group per fault, the restart failures called out in each power group
+    assert "through a process crash (kill -9), use <code>aof-everysec</code>" in html
+    assert ("Under a power loss (fault <code>power-loss</code>), <code>aof-no</code> failed to restart in 1 of 3 "
+            "trials") in html
+    assert ("Under a power loss with torn writes (fault <code>torn-power-loss</code>), <code>aof-always</code> "
+            "failed to restart in 1 of 3 trials") in html
+    assert "<strong>the session store was down</strong>" in html
+    assert ("the one with the fewest lost sessions was `aof-no`: it lost a median of 0 acknowledged sessions, "
+            "0–100 over 3 trials, with no loss in 2 of 3 trials, and failed to restart in 1 of 3 trials.") in md
+    # groups in the order kill -9, power loss, torn power loss, whatever order trials.csv had
+    assert md.index("(fault `power-loss`)") < md.index("(fault `torn-power-loss`)")
+    # driver against server, the disk's limit, method and caveats
+    assert "<strong>Driver-limited</strong>" in html and "`none` under `kill9` (0.70: 30,000 against 42,857 ops/s)" in md
+    assert "took 1,200 fsyncs/s" in md and "`aof-always` measured 9,000 ops/s (fault `kill9`)" in md
+    assert "Power-loss trials wrote through the simulated filesystem" in md
+    assert "cut the power on its filesystem" in md and "A ratio above 1 is not an error" in md
+    assert "FUSE filesystem" in md and "is not measured here" not in md
+    assert f"<td>{BAD_FORMAT}</td>" in html  # the server's own words, in the trials table

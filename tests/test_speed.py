@@ -67,12 +67,12 @@ def test_throughput_latency_and_downtime_from_a_history():
         (Phase.AFTER, Kind.LOGIN, 3 * s, 3 * s + 100, Outcome.FAIL),  # LOADING
         (Phase.AFTER, Kind.LOGIN, 3 * s + 1000, 4 * s, Outcome.OK),  # first ack after the restart
     ])
-    m = load_metrics(history, load_start_ns=0, fault_ns=s)
+    m = load_metrics(history, load_start_ns=0, fault_ns=s, restart_ns=2 * s + 1)
     assert (m.ops, m.ok_ops) == (3, 2)
     assert m.throughput_ops_s == pytest.approx(2.0)
     assert m.latency.max_ms == pytest.approx(3.0, rel=2e-3)
     assert m.downtime_s == pytest.approx(4.0 - 0.503)
-    assert np.isnan(downtime_s(history[history["phase"] != "after"], fault_ns=s))
+    assert np.isnan(downtime_s(history[history["phase"] != "after"], restart_ns=2 * s + 1))
 
 
 def test_time_series_buckets_and_gaps():

@@ -1,4 +1,4 @@
-"""The report: a results folder in, report.html, report.md and two charts out.
+"""The report: a results folder in; report.html, report.md, two overview charts and one chart per trial out.
 
 `build_report` only reads what a run left behind (trials.csv, environment.json, histories,
 config copies), so a report can be rebuilt at any time without rerunning anything.
@@ -12,9 +12,12 @@ import pandas as pd
 
 from harness.report.caveats import caveats
 from harness.report.charts import latency_chart, tradeoff_chart
-from harness.report.method import method
-from harness.report.recommend import recommendation
 from harness.report.describe import describe_run
+from harness.report.driver import driver_notes, driver_table, has_ceiling
+from harness.report.fsync import fsync_notes
+from harness.report.method import method
+from harness.report.perf import trial_charts
+from harness.report.recommend import recommendation
 from harness.report.render import ConfigFile, ReportContext, render
 from harness.report.rundata import RunData, load_run
 from harness.report.tables import display_summary, display_trials, environment_items, summary_table
@@ -52,30 +55,40 @@ def _with_trial_facts(run: RunData) -> dict:
 
 
 def build_report(run_dir: Path) -> dict[str, Path]:
-    """Write report.html, report.md, tradeoff.png and latency.png into `run_dir`; return their paths."""
+    """Write report.html, report.md, tradeoff.png, latency.png and charts/<trial_id>.png into
+    `run_dir`; return their paths, keyed by their names relative to it."""
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     summary = summary_table(run.trials)
 
     tradeoff = tradeoff_chart(summary, run_dir / TRADEOFF_PNG)
     latency, chart_notes = latency_chart(run, run_dir / LATENCY_PNG)
+    per_trial = trial_charts(run, run_dir)
 
     run_id = run.environment.get("run_id") or _first(run.trials, "run_id")
+    faults = [str(f) for f in dict.fromkeys(summary["fault"].tolist())] if not summary.empty else []
     context = ReportContext(
         title="crash-matrix: acknowledged sessions lost in a crash, per persistence config",
         run_id=str(run_id) if run_id is not None else None,
         description=describe_run(run.trials, run.environment, summary),
         recommendations=recommendation(summary),
         summary=display_summary(summary),
+        disk_notes=fsync_notes(run.environment, summary, run.config_texts, run.trials),
+        driver=driver_table(summary) if has_ceiling(summary) else None,
+        driver_notes=driver_notes(summary),
         tradeoff_png=TRADEOFF_PNG,
         latency_png=LATENCY_PNG,
         chart_notes=chart_notes,
-        method=method(run.environment, _first(run.trials, "duration_s"), _first(run.trials, "concurrency")),
+        trial_charts=per_trial,
+        method=method(run.environment, _first(run.trials, "duration_s"), _first(run.trials, "concurrency"),
+                      faults=faults, ceiling=has_ceiling(summary)),
         caveats=caveats(_with_trial_facts(run), summary),
         trials=display_trials(run.trials),
         environment=environment_items(run.environment),
         configs=_config_files(run),
     )
     documents = render(context, run_dir)
-    return {"report.html": documents["report.html"], "report.md": documents["report.md"],
-            TRADEOFF_PNG: tradeoff, LATENCY_PNG: latency}
+    paths = {"report.html": documents["report.html"], "report.md": documents["report.md"],
+             TRADEOFF_PNG: tradeoff, LATENCY_PNG: latency}
+    paths.update({chart.path: run_dir / chart.path for chart in per_trial if chart.path})
+    return paths

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.report import fmt
+from harness.report.faults import POWER_FAULTS
 
-POWER_FAULTS = {"power-loss", "torn-power-loss"}
+METADATA_MODES = {
+    "strict": "a file's name (a new file, a rename) survived a cut only once its directory was fsynced, as "
+              "POSIX promises and no more",
+    "lenient": "names (new files, renames) were durable at once; only file contents waited for an fsync",
+}
 
 
 def _faults(summary: pd.DataFrame | None) -> list[str]:
@@ -19,6 +24,43 @@ def _trial_counts(summary: pd.DataFrame | None) -> list[int]:
     if summary is None or summary.empty or "trials" not in summary.columns:
         return []
     return sorted({int(t) for t in summary["trials"].tolist() if not fmt.is_missing(t)})
+
+
+def _distinct(summary: pd.DataFrame | None, column: str) -> list[str]:
+    """The values a power-loss column took over the run (the summary joins them per row)."""
+    if summary is None or summary.empty or column not in summary.columns:
+        return []
+    values = [v.strip() for cell in summary[column].tolist() if fmt.text(cell) for v in str(cell).split(",")]
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def _writeback(value: str) -> str:
+    if value.lower() in ("off", "none"):
+        return "`off`: nothing became durable without an fsync"
+    return (f"`{value}` s: data left unsynced that long was written back, as the kernel's flusher does, so a "
+            f"write was at risk until it was fsynced or {value} s old")
+
+
+def power_loss_caveat(summary: pd.DataFrame | None) -> str:
+    """What the power-loss faults simulated, with the filesystem settings the trials recorded."""
+    modes = _distinct(summary, "fs_metadata")
+    writeback = _distinct(summary, "fs_writeback")
+    text = ("The power loss was simulated, not done to a real machine: the server's data directory was a FUSE "
+            "filesystem that holds every write not yet fsynced in memory and drops it when the power is cut "
+            "(with torn writes, a random page-aligned part of it survives), then is remounted for the restart.")
+    if modes:
+        text += " Metadata mode " + "; ".join(
+            f"`{m}`" + (f": {METADATA_MODES[m]}" if m in METADATA_MODES else "") for m in modes) + "."
+    else:
+        text += " The filesystem's metadata mode was not recorded."
+    if writeback:
+        text += " Writeback " + "; ".join(_writeback(w) for w in writeback) + "."
+    else:
+        text += " Its writeback setting was not recorded."
+    text += (" The simulation assumes the disk honours fsync; a real disk whose volatile write cache "
+             "acknowledges a flush early can lose fsynced writes too, so real hardware can lose more than "
+             "measured here.")
+    return text
 
 
 def caveats(environment: dict, summary: pd.DataFrame | None) -> list[str]:
@@ -34,6 +76,8 @@ def caveats(environment: dict, summary: pd.DataFrame | None) -> list[str]:
             "appendfsync settings (always, everysec, no) differ little under kill -9. A power loss, which "
             "drops the page cache, is a different fault"
             + (" and is reported under its own fault name." if measured_power else " and is not measured here."))
+    if POWER_FAULTS.intersection(faults):
+        notes.append(power_loss_caveat(summary))
 
     duration = environment.get("duration_s")
     length = f"{fmt.plain(duration)} seconds" if not fmt.is_missing(duration) else "only as long as its load"

@@ -53,6 +53,13 @@ def seconds(value: object) -> str:
     return f"{float(value):,.3f}"  # type: ignore[arg-type]
 
 
+def seconds_precise(value: object) -> str:
+    """Seconds to 0.1 ms, as trials.csv stores downtime: a client-observed gap can be under 1 ms."""
+    if is_missing(value):
+        return DASH
+    return f"{float(value):,.4f}"  # type: ignore[arg-type]
+
+
 def spread(median: object, low: object, high: object, fmt: Formatter) -> str:
     """'median (min–max)', e.g. '0 (0–0)'."""
     if is_missing(median):
@@ -74,3 +81,41 @@ def plain(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def ratio(value: object) -> str:
+    """A dimensionless ratio (driver throughput / ceiling): two decimals show 0.79 against 0.80."""
+    if is_missing(value):
+        return DASH
+    return f"{float(value):.2f}"  # type: ignore[arg-type]
+
+
+def of(part: object, whole: object) -> str:
+    """'2 of 3': how many trials something happened in."""
+    if is_missing(part) or is_missing(whole):
+        return DASH
+    return f"{count(part)} of {count(whole)}"
+
+
+def flag(value: object) -> str:
+    """A per-trial yes/no (restart failed); missing stays missing."""
+    if is_missing(value):
+        return DASH
+    return "yes" if truthy(value) else "no"
+
+
+def truthy(value: object) -> bool:
+    """trials.csv booleans as pandas reads them: True/False, 'True'/'False', 1/0 (missing is False)."""
+    if is_missing(value):
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def text(value: object) -> str | None:
+    """A free-text cell (a log line, a mode): None when empty or missing."""
+    if is_missing(value):
+        return None
+    value = str(value).strip()
+    return value or None

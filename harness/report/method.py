@@ -6,15 +6,19 @@ as is and the HTML report converts those two marks after escaping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from harness.latency import SIGNIFICANT_DIGITS
 from harness.report import fmt
+from harness.report.driver import DRIVER_LIMITED_BELOW
+from harness.report.faults import is_power_fault
 
 
 @dataclass(frozen=True)
 class Method:
     steps: list[str]
     categories: list[tuple[str, str]]  # (name, meaning)
+    measures: list[tuple[str, str]] = field(default_factory=list)  # (figure, how it was measured)
 
 
 def _value(environment: dict, trials_value: object, *keys: str) -> str | None:
@@ -27,14 +31,53 @@ def _value(environment: dict, trials_value: object, *keys: str) -> str | None:
     return None if fmt.is_missing(trials_value) else fmt.plain(trials_value)
 
 
-def method(environment: dict, duration_s: object = None, concurrency: object = None) -> Method:
+FAULT_STEPS = {
+    "kill9": "`kill9`: send `SIGKILL` to the server (kill -9), a process crash: the operating system and its page "
+             "cache survive.",
+    "power-loss": "`power-loss`: `SIGKILL` the server, then cut the power on its filesystem (a FUSE filesystem "
+                  "that simulates a disk): everything not fsynced is gone. Remount it and restart the server on what "
+                  "survived.",
+    "torn-power-loss": "`torn-power-loss`: as `power-loss`, but a random page-aligned part of the unsynced writes "
+                       "survives, as a partial writeback would leave it: a file can end in a torn tail.",
+}
+
+
+def _fault_step(faults: list[str]) -> str:
+    when = "At a random moment in the second half of the load (so the load is in full swing), "
+    after = " Clients see their connections drop; requests in flight end with an unknown outcome."
+    if faults == ["kill9"]:
+        return when + "send `SIGKILL` to the server (kill -9)." + after
+    known = [FAULT_STEPS.get(f, f"`{f}`.") for f in faults]
+    return when + "inject the trial's fault. " + " ".join(known) + after
+
+
+def method(environment: dict, duration_s: object = None, concurrency: object = None,
+           faults: list[str] | None = None, ceiling: bool = True) -> Method:
+    """The Method section. `faults`: the faults this run used (default kill9); `ceiling`: whether
+    its trials measured redis-benchmark's ceiling (results from before it did not)."""
+    faults = faults or ["kill9"]
+    power = any(is_power_fault(f) for f in faults)
     duration = _value(environment, duration_s, "duration_s")
     workers = _value(environment, concurrency, "concurrency")
+    connections = _value(environment, None, "connections")
+    requests = environment.get("ceiling_requests")
+    requests = requests if isinstance(requests, (int, float)) and not fmt.is_missing(requests) else None
     load_for = f"for {duration} seconds" if duration else "for the configured duration"
     with_workers = f" from {workers} concurrent clients" if workers else " from concurrent clients"
+    if workers and connections:
+        with_workers += f" sharing {connections} connections (each client one request at a time, pipelined)"
     steps = [
         "Start the server with the config under test (`configs/<config>.conf`, shown below) on an empty data "
-        "directory.",
+        "directory" + (" (for a power-loss fault, on the simulated filesystem)." if power else "."),
+    ]
+    if ceiling:
+        share = f" of {fmt.count(requests)} requests" if requests is not None else " of the requests"
+        steps.append(
+            "Measure the server's ceiling with `redis-benchmark` on the same server, at the same concurrency"
+            + (f" ({workers} clients)" if workers else "") + ": the four commands of the mix (`SET ... EX`, `GET`, "
+            f"`EXPIRE`, `DEL`) run one after another, each for its mix-weighted share{share}, combined as total "
+            "requests / total time (what a client issuing the mix at each command's own speed would reach).")
+    steps += [
         "Write the baseline sessions and make them durable the way the config allows: wait for a finished "
         "`BGSAVE` when the config has RDB, a finished `BGREWRITEAOF` when it has AOF (with no persistence, "
         "nothing is durable).",
@@ -42,15 +85,16 @@ def method(environment: dict, duration_s: object = None, concurrency: object = N
         "read = `GET`, refresh = `EXPIRE`, logout = `DEL`. Each session belongs to one client, so every "
         "session's operations are sequential, and every operation is recorded with its start time, end time "
         "and outcome (the history).",
-        "At a random moment in the second half of the load (so the load is in full swing), send `SIGKILL` "
-        "to the server (kill -9). Clients see their connections drop; requests in flight end with an unknown "
-        "outcome.",
+        _fault_step(faults),
         "Restart the server on the same data directory with the same config; the time until it answers again "
         "(data loaded) is the recovery time. Clients reconnect and log in new users (phase `after`), which "
-        "shows the outage from a client's side in the latency chart.",
+        "shows the outage from a client's side in the charts."
+        + (" If the server will not start on what survived (it refuses a damaged file), the restart has failed: "
+           "every session the history says should exist is counted as lost, and recovery time and downtime are "
+           "not measured." if power else ""),
         "Read back every session the history touched and compare each with what its acknowledged "
         "operations allow (the checker). Throughput and latency are of acknowledged operations in the load "
-        "phase before the kill.",
+        "phase before the fault.",
     ]
     categories = [
         ("lost", "the history says the session exists (an acknowledged login or refresh, with no acknowledged "
@@ -64,6 +108,36 @@ def method(environment: dict, duration_s: object = None, concurrency: object = N
         ("corrupt", "a value never written for that key, or an expiry no request could have set."),
         ("unknown outcome", "a request that got no reply (timeout, dropped connection) may or may not have "
                             "happened; the checker accepts both, so it is never counted as loss."),
-        ("loss window", "from the oldest lost acknowledged write to the kill: how far back the loss reaches."),
+        ("loss window", "from the oldest lost acknowledged write to the fault: how far back the loss reaches."),
     ]
-    return Method(steps, categories)
+    return Method(steps, categories, _measures(workers, connections, ceiling, power))
+
+
+def _measures(workers: str | None, connections: str | None, ceiling: bool, power: bool) -> list[tuple[str, str]]:
+    measures = [
+        ("throughput", "acknowledged operations of the load phase that completed before the fault, divided by the "
+                       "time from load start to the fault."),
+        ("latency", f"p50, p95, p99, p99.9 and max of those operations, read from an HdrHistogram (microseconds, "
+                    f"{SIGNIFICANT_DIGITS} significant digits), stored per trial as `histograms/<trial>.hdr` "
+                    "(base64, readable by any HdrHistogram tool)."),
+    ]
+    if ceiling:
+        users = (f"{workers} simulated users over {connections} connections" if workers and connections
+                 else "the simulated users over a few connections")
+        measures.append(
+            ("driver/ceiling", "the trial's throughput divided by its redis-benchmark ceiling; below "
+                               f"{fmt.ratio(DRIVER_LIMITED_BELOW)}, the load generator rather than the server was "
+                               f"the limit. A ratio above 1 is not an error: the driver pipelines the requests of "
+                               f"{users}, while redis-benchmark sends one request at a time per connection, without "
+                               "pipelining."))
+    measures += [
+        ("recovery time", "from the restart call until the server answers `PING` with its data loaded."),
+        ("downtime", "what a client saw: from the last operation acknowledged before the fault to the first one "
+                     "acknowledged after the restart (detection, restart, data load and reconnection together); not "
+                     "measured when the server never came back."),
+    ]
+    if power:
+        measures.append(("unsynced bytes at cut", "bytes the server had written but not fsynced when the power was "
+                                                  "cut: what the cut could take away (only part of it may have "
+                                                  "mattered to the sessions)."))
+    return measures

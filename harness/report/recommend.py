@@ -13,19 +13,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.report import fmt
+from harness.report.driver import is_driver_limited
+from harness.report.faults import POWER_FAULTS, fault_order, fault_phrase
 
-FAULT_PHRASES = {
-    "kill9": "a process crash (kill -9)",
-    "power-loss": "a power loss (fault `power-loss`)",
-    "torn-power-loss": "a power loss with torn writes (fault `torn-power-loss`)",
-}
-
-
-POWER_FAULTS = {"power-loss", "torn-power-loss"}
-
-
-def fault_phrase(fault: str) -> str:
-    return FAULT_PHRASES.get(fault, f"fault `{fault}`")
+# The longest server complaint quoted in a sentence; the full line is in the trials table.
+MAX_ERROR_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -46,6 +38,9 @@ class Measured:
     throughput: float
     throughput_min: float
     throughput_max: float
+    restart_failed: float  # trials whose server would not start on what survived; NaN: not recorded
+    restart_error: str | None
+    driver_ratio: float  # median throughput / redis-benchmark ceiling; NaN: no ceiling
 
     @classmethod
     def from_row(cls, row: pd.Series) -> "Measured":
@@ -67,27 +62,43 @@ class Measured:
             corrupt=get("corrupt_values"), corrupt_max=get("corrupt_values_max", "corrupt_values"),
             throughput=get("throughput_ops_s"), throughput_min=get("throughput_ops_s_min", "throughput_ops_s"),
             throughput_max=get("throughput_ops_s_max", "throughput_ops_s"),
+            restart_failed=get("restart_failed"), restart_error=fmt.text(row.get("restart_error")),
+            driver_ratio=get("driver_ceiling_ratio"),
         )
 
     @property
     def keeps_everything(self) -> bool:
-        """Lost nothing, resurrected nothing, corrupted nothing, in every trial (NaN never qualifies)."""
-        return self.lost_max == 0 and self.resurrected_max == 0 and self.corrupt_max == 0
+        """Lost nothing, resurrected nothing, corrupted nothing, and restarted, in every trial (NaN
+        never qualifies, except a restart count older results lack: their harness recorded only
+        trials whose server restarted)."""
+        return (self.lost_max == 0 and self.resurrected_max == 0 and self.corrupt_max == 0
+                and not self.failed_to_restart)
+
+    @property
+    def failed_to_restart(self) -> bool:
+        return not fmt.is_missing(self.restart_failed) and self.restart_failed > 0
 
     @property
     def has_throughput(self) -> bool:
         return not fmt.is_missing(self.throughput)
 
 
-def _what_it_lost(m: Measured) -> str:
+def _restarts(m: Measured) -> str:
+    return f"failed to restart in {fmt.of(m.restart_failed, m.trials)} trials"
+
+
+def _what_it_lost(m: Measured, restarts: bool = True) -> str:
     if fmt.is_missing(m.lost):
-        return "had no measured count of lost sessions"
-    if m.trials > 1 and m.lost_min != m.lost_max:
-        return (f"lost a median of {fmt.count(m.lost)} acknowledged sessions, "
+        lost = "had no measured count of lost sessions"
+    elif m.trials > 1 and m.lost_min != m.lost_max:
+        lost = (f"lost a median of {fmt.count(m.lost)} acknowledged sessions, "
                 f"{fmt.count(m.lost_min)}{fmt.DASH}{fmt.count(m.lost_max)} over {m.trials} trials")
-    if m.trials > 1:
-        return f"lost {fmt.count(m.lost)} acknowledged sessions in each of {m.trials} trials"
-    return f"lost {fmt.count(m.lost)} acknowledged sessions"
+    elif m.trials > 1:
+        lost = f"lost {fmt.count(m.lost)} acknowledged sessions in each of {m.trials} trials"
+    else:
+        lost = f"lost {fmt.count(m.lost)} acknowledged sessions"
+    # A failed restart counts every session as lost: say why the count is what it is.
+    return f"{lost}, and {_restarts(m)}" if restarts and m.failed_to_restart else lost
 
 
 def _fastest(results: list[Measured]) -> Measured | None:
@@ -125,10 +136,12 @@ def _none_qualifies(results: list[Measured], phrase: str, fastest: Measured | No
         return [f"Under {phrase}, no config has a measured count of lost sessions, so nothing can be recommended."]
     fewest = min(counted, key=lambda m: (m.lost, m.lost_max, -m.throughput if m.has_throughput else 0.0))
     if fewest.lost_max > 0:
-        how = f"it {_what_it_lost(fewest)}"
+        how = f"it {_what_it_lost(fewest, restarts=False)}"
         # Only worth saying when some trials lost nothing: "5 in each of 3 trials" already says it.
         if fewest.trials > 1 and not fmt.is_missing(fewest.trials_without_loss) and fewest.trials_without_loss > 0:
             how += f", with no loss in {fmt.count(fewest.trials_without_loss)} of {fewest.trials} trials"
+        if fewest.failed_to_restart:
+            how += f", and {_restarts(fewest)}"
     else:
         how = f"it lost 0 acknowledged sessions in {fewest.trials} of {fewest.trials} trials"
     extra = []
@@ -141,11 +154,14 @@ def _none_qualifies(results: list[Measured], phrase: str, fastest: Measured | No
     if unrecorded:
         # Not measured is not zero: say why a loss-free config was still not recommended.
         extra.append(f"has no recorded count of {' or '.join(unrecorded)} sessions")
+    if fewest.failed_to_restart and fewest.lost_max == 0:
+        extra.append(_restarts(fewest))  # otherwise _what_it_lost already said it
     if extra:
         how += " but " + " and ".join(extra)
+    restarting = " or failing to restart" if any(m.failed_to_restart for m in results) else ""
     sentences = [f"Under {phrase}, no config kept every acknowledged session in every trial without resurrecting "
-                 f"or corrupting any, so none can be recommended for a session store that must keep every "
-                 f"login; the one with the fewest lost sessions was `{fewest.config}`: {how}."]
+                 f"or corrupting any{restarting}, so none can be recommended for a session store that must keep "
+                 f"every login; the one with the fewest lost sessions was `{fewest.config}`: {how}."]
     if fastest is not None:
         if fastest.config == fewest.config:
             sentences.append(f"`{fastest.config}` was also the fastest config under {phrase}, "
@@ -211,13 +227,51 @@ def _corruption(results: list[Measured], phrase: str) -> list[str]:
             f"or an expiry no request could have set."]
 
 
+def _quoted_error(text: str) -> str:
+    """A log line fit for inline code: no backticks to end it early, and not a whole paragraph."""
+    text = " ".join(text.replace("`", "'").split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1].rstrip() + "…"
+
+
+def _restart_failures(results: list[Measured], phrase: str) -> list[str]:
+    """A server that will not start is its own outcome: nothing is lost quietly, everything is unavailable."""
+    sentences = []
+    for m in results:
+        if not m.failed_to_restart:
+            continue
+        why = (f"the server refused what survived: `{_quoted_error(m.restart_error)}`" if m.restart_error
+               else "the server would not start on what survived")
+        all_trials = m.restart_failed == m.trials
+        sentences.append(
+            f"Under {phrase}, `{m.config}` {_restarts(m)} ({why}): **the session store was down**, every "
+            f"session unavailable, so {'those trials count' if not all_trials else 'every trial counts'} all of "
+            f"its sessions as lost.")
+    return sentences
+
+
+def _driver_limited(results: list[Measured], phrase: str) -> list[str]:
+    """Speed comparisons against a config the load generator held back compare the generator."""
+    limited = [m for m in results if is_driver_limited(m.driver_ratio)]
+    if not limited:
+        return []
+    # The ratio as the driver table writes it, so the reader finds the same figure there.
+    shares = [f"`{m.config}` ({fmt.ratio(m.driver_ratio)}" for m in limited]
+    shares[0] += " of the redis-benchmark ceiling on the same server"
+    names = ", ".join(share + ")" for share in shares)
+    one = len(limited) == 1
+    return [f"Under {phrase}, the load generator, not the server, limited the throughput of {names}: "
+            f"{'its figure understates' if one else 'their figures understate'} what the server can do, so "
+            f"speed comparisons with {'it' if one else 'them'} are not comparisons of the server."]
+
+
 def recommendation(summary: pd.DataFrame) -> list[str]:
-    """Sentences for the reader, one group per fault present in the summary, in its order."""
+    """Sentences for the reader, one group per fault present in the summary: kill -9 first, then the
+    power losses (faults.CANONICAL_ORDER), so each group reads as a harsher test than the last."""
     if summary is None or summary.empty:
         return ["No trials were recorded in this run, so there is nothing to recommend."]
     results = [Measured.from_row(row) for _, row in summary.iterrows()]
     sentences: list[str] = []
-    for fault in dict.fromkeys(m.fault for m in results):
+    for fault in fault_order([m.fault for m in results]):
         group = [m for m in results if m.fault == fault]
         phrase = fault_phrase(fault)
         fastest = _fastest(group)
@@ -226,8 +280,10 @@ def recommendation(summary: pd.DataFrame) -> list[str]:
             sentences += _noise(group, phrase)
         else:
             sentences += _none_qualifies(group, phrase, fastest)
+        sentences += _restart_failures(group, phrase)
         sentences += _security(group, phrase)
         sentences += _corruption(group, phrase)
+        sentences += _driver_limited(group, phrase)
     if not any(m.fault in POWER_FAULTS for m in results) and any(m.fault == "kill9" for m in results):
         # A kill -9 recommendation read alone would favour configs that never fsync: say its scope.
         sentences.append("Only a process crash (kill -9) was measured here: the operating system and its page "

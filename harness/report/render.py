@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup, escape
 
 from harness.report.method import Method
+from harness.report.perf import TrialChart
 from harness.report.tables import Table
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -33,9 +35,13 @@ class ReportContext:
     description: str
     recommendations: list[str]
     summary: Table
+    disk_notes: list[str]  # the disk's fsync limit, under the summary
+    driver: Table | None  # throughput against the redis-benchmark ceiling; None: no ceiling measured
+    driver_notes: list[str]
     tradeoff_png: str
     latency_png: str
     chart_notes: list[str]
+    trial_charts: list[TrialChart]
     method: Method
     caveats: list[str]
     trials: Table
@@ -50,13 +56,19 @@ _STRONG = re.compile(r"\*\*(.+?)\*\*")
 _EM = re.compile(r"(?<![\w*])\*([^*]+)\*(?![\w*])")
 
 
+def _marks(text: str) -> str:
+    return _EM.sub(r"<em>\1</em>", _STRONG.sub(r"<strong>\1</strong>", text))
+
+
 def html_inline(text: str) -> Markup:
-    """Escape, then turn the three inline Markdown marks our own sentences use into HTML."""
+    """Escape, then turn the three inline Markdown marks our own sentences use into HTML.
+
+    Bold and italic apply only outside code spans: a quoted log line such as
+    `*** FATAL ... ***` must stay literal.
+    """
     out = str(escape(text))
-    out = _CODE.sub(r"<code>\1</code>", out)
-    out = _STRONG.sub(r"<strong>\1</strong>", out)
-    out = _EM.sub(r"<em>\1</em>", out)
-    return Markup(out)
+    pieces = _CODE.split(out)  # even: prose, odd: code span contents
+    return Markup("".join(_marks(piece) if i % 2 == 0 else f"<code>{piece}</code>" for i, piece in enumerate(pieces)))
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
@@ -97,6 +109,8 @@ def environment() -> jinja2.Environment:
     env.filters["md"] = md_escape
     env.filters["mdcode"] = md_code
     env.filters["fence"] = md_fence
+    # A chart's file is named after its trial, and config names are free text: keep links intact.
+    env.filters["url"] = lambda path: quote(str(path), safe="/+")
     return env
 
 

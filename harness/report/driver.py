@@ -1,0 +1,101 @@
+"""Driver against server: was the measured throughput the server's, or the load generator's?
+
+Each trial measured the server's ceiling with redis-benchmark (same server, same concurrency,
+the session mix) before its load. A driver that reached much less than that ceiling was the
+bottleneck itself, and its throughput figure says little about the server. Pure: summary in,
+table and sentences out.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.report import fmt
+from harness.report.tables import Column, Table
+
+# Below this median driver/ceiling ratio the load generator, not the server, set the pace.
+# (Above 1 is possible and not an error: the driver pipelines, redis-benchmark does not; see Method.)
+DRIVER_LIMITED_BELOW = 0.8
+
+
+def is_driver_limited(ratio: object) -> bool:
+    """NaN (no ceiling measured) is never flagged: not measured is not limited."""
+    return not fmt.is_missing(ratio) and float(ratio) < DRIVER_LIMITED_BELOW  # type: ignore[arg-type]
+
+
+def has_ceiling(summary: pd.DataFrame) -> bool:
+    return (not summary.empty and "driver_ceiling_ratio" in summary.columns
+            and summary["driver_ceiling_ratio"].notna().any())
+
+
+def _limit(row: pd.Series) -> str:
+    ratio = row.get("driver_ceiling_ratio")
+    if fmt.is_missing(ratio):
+        return fmt.DASH
+    return "driver: understates the server" if is_driver_limited(ratio) else "server"
+
+
+def _pair(a: str, b: str) -> Column:
+    """'driver / ceiling' in one cell, so latencies read side by side."""
+    return Column(f"{a.split('_')[0]} driver / ceiling (ms)",
+                  lambda r: f"{fmt.ms(r.get(a))} / {fmt.ms(r.get(b))}"
+                  if not (fmt.is_missing(r.get(a)) and fmt.is_missing(r.get(b))) else fmt.DASH)
+
+
+DRIVER_COLUMNS = [
+    Column("Config", lambda r: fmt.plain(r.get("config"))),
+    Column("Fault", lambda r: fmt.plain(r.get("fault"))),
+    Column("Throughput (ops/s)",
+           lambda r: fmt.spread(r.get("throughput_ops_s"), r.get("throughput_ops_s_min"),
+                                r.get("throughput_ops_s_max"), fmt.rate)),
+    Column("Ceiling (ops/s)",
+           lambda r: fmt.spread(r.get("ceiling_ops_s"), r.get("ceiling_ops_s_min"), r.get("ceiling_ops_s_max"),
+                                fmt.rate)),
+    Column("Driver/ceiling",
+           lambda r: fmt.spread(r.get("driver_ceiling_ratio"), r.get("driver_ceiling_ratio_min"),
+                                r.get("driver_ceiling_ratio_max"), fmt.ratio)),
+    _pair("p50_ms", "ceiling_p50_ms"),
+    _pair("p99_ms", "ceiling_p99_ms"),
+    Column("Limit", _limit),
+]
+_TEXT = {"Config", "Fault", "Limit"}
+
+
+def driver_table(summary: pd.DataFrame) -> Table:
+    rows = [[c.cell(row) for c in DRIVER_COLUMNS] for _, row in summary.iterrows()]
+    return Table([c.header for c in DRIVER_COLUMNS], rows, [c.header not in _TEXT for c in DRIVER_COLUMNS])
+
+
+def driver_notes(summary: pd.DataFrame) -> list[str]:
+    """One sentence naming every (config, fault) the driver held back (or saying none was), and
+    one naming any without a ceiling."""
+    if not has_ceiling(summary):
+        return ["No ceiling was measured in this run (no `redis-benchmark` was available, or the results predate "
+                "it), so whether the load generator or the server set the throughput is not known: read the "
+                "throughput figures as lower bounds of what the server can do."]
+    several_faults = summary["fault"].nunique() > 1
+    flagged = []
+    for _, row in summary.iterrows():
+        if not is_driver_limited(row.get("driver_ceiling_ratio")):
+            continue
+        under = f" under `{row['fault']}`" if several_faults else ""
+        flagged.append(f"`{row['config']}`{under} ({fmt.ratio(row['driver_ceiling_ratio'])}: "
+                       f"{fmt.rate(row.get('throughput_ops_s'))} against {fmt.rate(row.get('ceiling_ops_s'))} ops/s)")
+    notes = []
+    if flagged:
+        one = len(flagged) == 1
+        notes.append(
+            f"**Driver-limited** (median driver/ceiling ratio below {fmt.ratio(DRIVER_LIMITED_BELOW)}; median "
+            f"throughput against median ceiling): {'; '.join(flagged)}. The load generator, not the server, was the "
+            f"limit, so {'its throughput figure understates' if one else 'these throughput figures understate'} "
+            f"the server.")
+    unmeasured = summary[summary["driver_ceiling_ratio"].isna()]
+    if not notes:
+        notes.append(f"Every config with a measured ceiling reached at least {fmt.ratio(DRIVER_LIMITED_BELOW)} of "
+                     "it (median driver/ceiling ratio), so the load generator did not hold the throughput figures "
+                     "far below what the server could do.")
+    if len(unmeasured):
+        names = ", ".join(f"`{c}`" for c in dict.fromkeys(unmeasured["config"].astype(str)))
+        notes.append(f"No ceiling was measured for {names}: whether the driver or the server set its throughput "
+                     f"is not known.")
+    return notes
