@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,8 +41,7 @@ TOLERANCE_MS = 5
 MAX_STATES = 256  # bound on branches from unknown outcomes on one key
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     kind: Kind
     outcome: Outcome
     start_ms: float
@@ -102,6 +102,33 @@ def step(states: frozenset, op: Op) -> frozenset:
     return merged if len(merged) <= MAX_STATES else moved
 
 
+def _longest_prefix_branching(ops, seen, read_at_ms, tol) -> tuple[int | None, frozenset]:
+    """The longest prefix whose possible states include what was seen, and the final states."""
+    states: frozenset = frozenset([ABSENT])
+    best = 0 if any(matches(s, seen, read_at_ms, tol) for s in states) else None
+    for index, op in enumerate(ops, 1):
+        states = step(states, op)
+        if any(matches(s, seen, read_at_ms, tol) for s in states):
+            best = index
+    return best, states
+
+
+def _longest_prefix_certain(ops, seen, read_at_ms, tol) -> tuple[int | None, frozenset]:
+    """The same without unknown outcomes: one possible state at each point. This runs for
+    nearly every key, so it walks forward once and then looks for the match from the end
+    (where it is found at once when nothing was lost)."""
+    state: State = ABSENT
+    after = [state]
+    for op in ops:
+        if op.outcome is Outcome.OK and op.kind is not Kind.READ and not (op.kind is Kind.REFRESH and op.result == 0):
+            state = apply(state, op)
+        after.append(state)
+    for index in range(len(ops), -1, -1):
+        if matches(after[index], seen, read_at_ms, tol):
+            return index, frozenset([state])
+    return None, frozenset([state])
+
+
 def may_be_unexpired(state: State, read_at_ms: float, tol: float) -> bool:
     return state is not ABSENT and state[2] + tol > read_at_ms
 
@@ -116,12 +143,10 @@ def matches(state: State, seen: Observed, read_at_ms: float, tol: float = TOLERA
 
 
 def check_key(ops: Sequence[Op], seen: Observed, read_at_ms: float, tol: float = TOLERANCE_MS) -> KeyVerdict:
-    states: frozenset = frozenset([ABSENT])
-    best = 0 if any(matches(s, seen, read_at_ms, tol) for s in states) else None
-    for index, op in enumerate(ops, 1):
-        states = step(states, op)
-        if any(matches(s, seen, read_at_ms, tol) for s in states):
-            best = index
+    if any(op.outcome is Outcome.UNKNOWN for op in ops):
+        best, states = _longest_prefix_branching(ops, seen, read_at_ms, tol)
+    else:
+        best, states = _longest_prefix_certain(ops, seen, read_at_ms, tol)
     if best == len(ops):
         return KeyVerdict("ok", durable_prefix=best)
 
@@ -197,23 +222,36 @@ def check(histories: Mapping[int, Sequence[Op]], survivors: Mapping[int, Observe
 
 # -- adapters from the stored frames (the I/O edge stays outside this module) ----------------
 
+def _codes(column: pd.Series, enum) -> np.ndarray:
+    """Category codes of a stored column, mapped onto the enum's values whatever the order."""
+    categorical = column.astype("category")
+    lookup = np.array([enum[name.upper()].value for name in categorical.cat.categories], dtype=np.int64)
+    return lookup[categorical.cat.codes.to_numpy()]
+
+
 def histories_from_frame(history: pd.DataFrame) -> dict[int, list[Op]]:
-    """Per-key op lists, in issue order, for the phases the checker judges (baseline, load)."""
-    checked = history[history["phase"].isin([Phase.BASELINE.name.lower(), Phase.LOAD.name.lower()])]
-    checked = checked.sort_values(["key", "start_ns"], kind="stable")
-    kinds = [Kind[name.upper()] for name in checked["kind"].astype(str)]
-    outcomes = [Outcome[name.upper()] for name in checked["outcome"].astype(str)]
-    keys = checked["key"].to_numpy()
-    start_ms = checked["start_ns"].to_numpy() / 1e6
-    end_ms = checked["end_ns"].to_numpy() / 1e6
-    hashes = checked["value_hash"].to_numpy()
-    ttls = checked["ttl_ms"].to_numpy()
-    results = checked["result"].to_numpy()
+    """Per-key op lists, in issue order, for the phases the checker judges (baseline, load).
+
+    Reads and failed operations change nothing, so they are left out here: the checker's work
+    is proportional to the writes that may have happened.
+    """
+    phase = _codes(history["phase"], Phase)
+    kind = _codes(history["kind"], Kind)
+    outcome = _codes(history["outcome"], Outcome)
+    keep = (phase != Phase.AFTER) & (kind != Kind.READ) & (outcome != Outcome.FAIL)
+    order = np.lexsort((history["start_ns"].to_numpy()[keep], history["key"].to_numpy()[keep]))
+
+    def column(values) -> list:
+        return np.asarray(values)[keep][order].tolist()
+
+    keys = column(history["key"].to_numpy())
+    kinds, outcomes = list(Kind), list(Outcome)
+    ops = [Op(kinds[k], outcomes[o], s / 1e6, e / 1e6, h, t, r) for k, o, s, e, h, t, r in zip(
+        column(kind), column(outcome), column(history["start_ns"]), column(history["end_ns"]),
+        column(history["value_hash"]), column(history["ttl_ms"]), column(history["result"]))]
     out: dict[int, list[Op]] = {}
-    for i in range(len(keys)):
-        out.setdefault(int(keys[i]), []).append(
-            Op(kinds[i], outcomes[i], float(start_ms[i]), float(end_ms[i]), int(hashes[i]), int(ttls[i]),
-               int(results[i])))
+    for key, op in zip(keys, ops):
+        out.setdefault(key, []).append(op)
     return out
 
 
@@ -230,5 +268,6 @@ def check_frames(history: pd.DataFrame, survivors: pd.DataFrame, read_at_ms: flo
 
 
 def checked_keys(history: pd.DataFrame) -> Iterable[int]:
+    """Every key the checked phases touched (reads included: a read key is read back too)."""
     phases = [Phase.BASELINE.name.lower(), Phase.LOAD.name.lower()]
     return np.unique(history.loc[history["phase"].isin(phases), "key"].to_numpy()).tolist()
