@@ -69,8 +69,8 @@ class Mix:
 
 @dataclass(frozen=True)
 class WorkloadParams:
-    concurrency: int = 16  # simultaneous clients (simulated users with a request in flight)
-    connections: int = 4  # TCP connections the clients share (their requests are pipelined)
+    concurrency: int = 50  # simultaneous clients (simulated users with a request in flight)
+    connections: int = 8  # TCP connections the clients share (their requests are pipelined)
     keyspace: int = 20_000  # distinct session ids the load touches
     baseline_sessions: int = 5_000  # sessions present (and persisted) before the load
     ttl_s: int = 1800  # login and refresh TTL: 30 minutes, a common web default
