@@ -15,6 +15,7 @@ import click
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.faults import FaultOptions, parse_writeback
 from harness.workload.session import Mix, WorkloadParams
 
 QUICK_DURATION_S = 3.0
@@ -71,7 +72,15 @@ def main() -> None:
                    "Default: every file.")
 @click.option("--configs-dir", type=click.Path(path_type=Path), default=Path("configs"), show_default=True,
               help="Folder of redis.conf fragments, one per config.")
-@click.option("--faults", "fault_names", multiple=True, metavar="NAMES", help="Faults to inject. Default: kill9.")
+@click.option("--faults", "fault_names", multiple=True, metavar="NAMES",
+              help="Faults to inject: kill9, power-loss, torn-power-loss. Default: kill9 and power-loss "
+                   "(kill9 only where FUSE is missing, said in the output).")
+@click.option("--fs-metadata", type=click.Choice(["lenient", "strict"]), default="lenient", show_default=True,
+              help="Power-loss filesystem: lenient makes names durable at once; strict only once their "
+                   "directory is fsynced.")
+@click.option("--fs-writeback", default="kernel", show_default=True, metavar="SECONDS|off|kernel",
+              help="Power-loss filesystem: unsynced data older than this becomes durable, as the kernel's "
+                   "flusher does (kernel: this machine's vm.dirty_expire_centisecs).")
 @click.option("--trials", type=click.IntRange(1), default=3, show_default=True, help="Trials per config and fault.")
 @click.option("--duration", type=click.FloatRange(0.5), default=6.0, show_default=True,
               help="Seconds of session load per trial; the fault lands at a random moment in its second half.")
@@ -110,7 +119,7 @@ def main() -> None:
 @click.option("--value-bytes", type=click.IntRange(50), default=WorkloadParams.value_bytes, show_default=True,
               help="Size of a session's JSON value.")
 @click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
-def run(config_names, configs_dir, fault_names, trials, duration, quick, backend, image, server_bin, results_root,
+def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trials, duration, quick, backend, image, server_bin, results_root,
         keep_data, port, seed, concurrency, connections, keyspace, ceiling_requests, baseline_sessions, ttl_s, mix,
         value_bytes, plain) -> None:
     """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
@@ -128,6 +137,7 @@ def run(config_names, configs_dir, fault_names, trials, duration, quick, backend
             after_s=QUICK_AFTER_S if quick else 1.0, backend=backend, image=image, server_bin=server_bin,
             results_root=results_root, keep_data=keep_data, port=port, workload=workload,
             ceiling_requests=ceiling_requests,
+            fault_options=FaultOptions(fs_metadata=fs_metadata, fs_writeback_s=parse_writeback(fs_writeback)),
             **({"seed": seed} if seed is not None else {}),
         )
         plan = plan_matrix(options)
@@ -138,6 +148,8 @@ def run(config_names, configs_dir, fault_names, trials, duration, quick, backend
     with _Interrupts():
         try:
             run_dir = RunDir.create(options.results_root)
+            for note in plan.notes:
+                ui.echo(note)
             ui.echo(f"run {run_dir.run_id}: {len(plan.configs)} config(s) x {len(plan.faults)} fault(s) x "
                     f"{options.trials} trial(s), {options.duration_s:g} s of load each, seed {options.seed}")
             run_matrix(options, plan, run_dir, ui)

@@ -24,12 +24,12 @@ from harness.ceiling import Ceiling, measure_ceiling
 from harness.disk import probe_fsync
 from harness.errors import HarnessError, ServerExited
 from harness.latency import encode
-from harness.faults import Fault, FaultOptions, select_faults
+from harness.faults import Fault, FaultOptions, default_faults, select_faults
 from harness.metrics import load_metrics
 from harness.progress import RunUI
 from harness.results import RunDir
 from harness.server import Backend, ServerIdentity, ServerSpec, choose_backend, free_port, identify
-from harness.server.base import ensure_port_free, exit_reason
+from harness.server.base import ensure_port_free, exit_reason, last_start, truncated_aof
 from harness.server.persistence import persist_baseline
 from harness.workload.driver import SessionLoad
 from harness.workload.history import HistoryRecorder
@@ -119,8 +119,9 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
             ready_ns = time.time_ns()
             time.sleep(options.after_s)
         except ServerExited as exc:
-            restart_error = exit_reason(server.log_text()) or str(exc)
+            restart_error = exit_reason(last_start(server.log_text())) or str(exc)
             recovery_s, ready_ns = float("nan"), time.time_ns()
+        restart_log = last_start(server.log_text())
         load.stop()
         history = recorder.frame()
         ui.step("reading back every session")
@@ -177,8 +178,13 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
         "recovery_s": round(recovery_s, 4),
         "restart_failed": bool(restart_error),
         "restart_error": restart_error,
+        "aof_truncated": truncated_aof(restart_log),  # the server cut a torn AOF tail to start
         **fault.facts(),
         "unsynced_bytes_at_cut": fault_facts.get("unsynced_bytes_at_cut", 0),
+        "torn_bytes_kept": fault_facts.get("torn_bytes_kept", 0),
+        # strict metadata: namespace changes whose directory was never fsynced, lost at the cut
+        "metadata_dropped": fault_facts.get("pending_metadata_ops_dropped", 0),
+        "metadata_dropped_detail": "; ".join(fault_facts.get("dropped_metadata", [])[:5]),
         "dataset_keys": int(survivors["present"].sum()),
         "kill_at_s": round((fault_ns - load_start_ns) / 1e9, 3),
         "ready_at_s": round((ready_ns - load_start_ns) / 1e9, 3),
@@ -193,16 +199,23 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
 class Plan:
     configs: list[config_files.Config]
     faults: list[Fault]
+    notes: list[str] = field(default_factory=list)  # said before the run starts
 
 
 def plan_matrix(options: MatrixOptions) -> Plan:
     """Everything that can be checked without a server: names, files, owned settings."""
     available = config_files.discover(options.configs_dir)
     selected = config_files.select(available, options.config_names)
-    faults = select_faults(options.fault_names, options.fault_options)
+    notes = []
+    if not options.fault_names:
+        names, note = default_faults()
+        notes += [note] if note else []
+    faults = select_faults(options.fault_names or names, options.fault_options)
+    for fault in faults:
+        fault.check()
     for config in selected:
         config_files.read_check(config)
-    return Plan(selected, faults)
+    return Plan(selected, faults, notes)
 
 
 def measure_trial_ceiling(server, options: MatrixOptions, ui: RunUI) -> Ceiling:

@@ -35,6 +35,18 @@ def docker_engine():
     client.close()
 
 
+@pytest.fixture
+def fuse():
+    """FUSE for the power-loss filesystem; skips without it, unless CRASH_MATRIX_REQUIRE_FUSE=1 (CI)."""
+    from harness.powerfs import fuse_available
+
+    problem = fuse_available()
+    if problem and os.environ.get("CRASH_MATRIX_REQUIRE_FUSE") == "1":
+        pytest.fail(f"CRASH_MATRIX_REQUIRE_FUSE=1 but {problem}")
+    if problem:
+        pytest.skip(f"no FUSE here: {problem}")
+
+
 @pytest.fixture(params=["process", "docker"])
 def backend_kind(request):
     """Both backends; the docker one only where an engine answers (always in CI)."""

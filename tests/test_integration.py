@@ -16,7 +16,7 @@ from harness.server.process import ProcessBackend
 
 from conftest import CONFIGS, assert_nothing_left, run_cli
 
-SMALL = ["--trials", "1", "--duration", "1.5", "--baseline", "500", "--keyspace", "3000", "--concurrency", "8",
+SMALL = ["--faults", "kill9", "--trials", "1", "--duration", "1.5", "--baseline", "500", "--keyspace", "3000", "--concurrency", "8",
          "--plain"]
 
 
@@ -126,7 +126,8 @@ def test_interrupt_mid_trial_keeps_finished_trials_and_leaves_nothing(backend_ki
 
     results = tmp_path / "results"
     args = [sys.executable, "-m", "harness", "run", "--configs", "aof-everysec none", "--backend", backend_kind,
-            "--results", str(results), "--trials", "1", "--duration", "4", "--baseline", "200", "--plain"]
+            "--results", str(results), "--faults", "kill9", "--trials", "1", "--duration", "4", "--baseline", "200",
+            "--plain"]
     proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     seen = []
     deadline = time.monotonic() + 120

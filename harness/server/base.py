@@ -118,6 +118,22 @@ def run_host_benchmark(tool: Path | None, args: list[str], timeout_s: float) -> 
     return str(tool), proc.stdout
 
 
+_STARTUP = re.compile(r"^.*oO0OoO0OoO0Oo \w+ is starting", re.MULTILINE)  # Redis and Valkey, every start
+_TRUNCATED_AOF = re.compile(r"Truncating the AOF (\S+) at offset (\d+)")
+
+
+def last_start(log: str) -> str:
+    """The part of a server log written by its most recent start."""
+    starts = list(_STARTUP.finditer(log))
+    return log[starts[-1].start():] if starts else log
+
+
+def truncated_aof(log: str) -> str:
+    """'<file> at offset <n>' when the server cut a torn AOF tail while loading, else ''."""
+    match = _TRUNCATED_AOF.search(log)
+    return f"{match.group(1)} at offset {match.group(2)}" if match else ""
+
+
 def tail(text: str, lines: int = 8) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 

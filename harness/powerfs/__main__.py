@@ -1,0 +1,5 @@
+import sys
+
+from harness.powerfs.daemon import main
+
+sys.exit(main())
