@@ -19,12 +19,13 @@ RUN      ?= results/latest
 SIZES    ?= 10000 100000 1000000
 REPEATS  ?= 1
 
-.PHONY: crash-matrix test bench recovery-curve report configs cleanup venv clean help
+.PHONY: crash-matrix test bench bench-powerfs recovery-curve report configs cleanup venv clean help
 
 help:
 	@echo "make crash-matrix   run the crash matrix (CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
 	@echo "make test           run the tests"
 	@echo "make bench          driver vs redis-benchmark ceiling, recording cost (CONFIGS=..., BACKEND=...)"
+	@echo "make bench-powerfs  redis-benchmark through the power-loss filesystem vs a plain directory"
 	@echo "make recovery-curve recovery time vs data size (SIZES=\"10000 100000 1000000\" REPEATS=1 CONFIGS=...)"
 	@echo "make report         rebuild the report of RUN (default results/latest)"
 	@echo "make configs        list the configs and check them against the server"
@@ -47,6 +48,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m harness bench --backend $(BACKEND) --image $(IMAGE) $(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(ARGS)
+
+bench-powerfs: $(STAMP)
+	$(PY) -m harness.powerfs bench --reps 3 $(ARGS)
 
 recovery-curve: $(STAMP)
 	$(PY) -m harness recovery-curve --sizes "$(SIZES)" --repeats $(REPEATS) --backend $(BACKEND) --image $(IMAGE) \

@@ -703,3 +703,19 @@ def test_power_loss_rows_render_with_kill9_rows(tmp_path: Path) -> None:
     assert "cut the power on its filesystem" in md and "A ratio above 1 is not an error" in md
     assert "FUSE filesystem" in md and "is not measured here" not in md
     assert f"<td>{BAD_FORMAT}</td>" in html  # the server's own words, in the trials table
+
+
+def test_truncated_starts_and_dropped_metadata_are_said() -> None:
+    """Synthetic rows for the renderer: a start that cut a torn AOF tail, and strict-mode drops."""
+    rows = with_columns(power_rows("aof-everysec"), aof_truncated=["appendonly.aof.2.incr.aof at offset 99", "", ""],
+                        metadata_dropped=[0, 2, 2],
+                        metadata_dropped_detail=["", "create appendonlydir/appendonly.aof.3.incr.aof", ""])
+    summary = summary_table(pd.DataFrame(rows))
+    row = summary.iloc[0]
+    assert row["aof_truncated"] == 1 and row["metadata_dropped"] == 2
+    text = " ".join(recommendation(summary))
+    assert "`aof-everysec` started in 1 of 3 trials only by cutting a torn tail off its AOF" in text
+    assert "dropped a median of 2 namespace changes of `aof-everysec`" in text
+    assert "create appendonlydir/appendonly.aof.3.incr.aof" in text
+    # without those columns (kill9 rows), nothing is said
+    assert "torn tail" not in " ".join(recommendation(summary_table(pd.DataFrame(kill9_rows()))))

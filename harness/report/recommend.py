@@ -41,6 +41,9 @@ class Measured:
     restart_failed: float  # trials whose server would not start on what survived; NaN: not recorded
     restart_error: str | None
     driver_ratio: float  # median throughput / redis-benchmark ceiling; NaN: no ceiling
+    aof_truncated: float = float("nan")  # trials that started only by cutting a torn AOF tail
+    metadata_dropped: float = float("nan")  # median namespace changes a strict-mode cut dropped
+    metadata_dropped_detail: str | None = None
 
     @classmethod
     def from_row(cls, row: pd.Series) -> "Measured":
@@ -63,7 +66,8 @@ class Measured:
             throughput=get("throughput_ops_s"), throughput_min=get("throughput_ops_s_min", "throughput_ops_s"),
             throughput_max=get("throughput_ops_s_max", "throughput_ops_s"),
             restart_failed=get("restart_failed"), restart_error=fmt.text(row.get("restart_error")),
-            driver_ratio=get("driver_ceiling_ratio"),
+            driver_ratio=get("driver_ceiling_ratio"), aof_truncated=get("aof_truncated"),
+            metadata_dropped=get("metadata_dropped"), metadata_dropped_detail=fmt.text(row.get("metadata_dropped_detail")),
         )
 
     @property
@@ -249,6 +253,33 @@ def _restart_failures(results: list[Measured], phrase: str) -> list[str]:
     return sentences
 
 
+def _truncated_starts(results: list[Measured], phrase: str) -> list[str]:
+    """Starts that worked only because the server cut a torn AOF tail: said, not hidden in 'ok'."""
+    sentences = []
+    for m in results:
+        if fmt.is_missing(m.aof_truncated) or m.aof_truncated <= 0:
+            continue
+        sentences.append(
+            f"Under {phrase}, `{m.config}` started in {fmt.of(m.aof_truncated, m.trials)} trials only by cutting "
+            f"a torn tail off its AOF (`aof-load-truncated yes`): the writes in that tail were never "
+            f"acknowledged as durable, and the losses above are what remained after the cut.")
+    return sentences
+
+
+def _dropped_metadata(results: list[Measured], phrase: str) -> list[str]:
+    """Strict metadata: what the server never made durable in its directories is a finding about it."""
+    sentences = []
+    for m in results:
+        if fmt.is_missing(m.metadata_dropped) or m.metadata_dropped <= 0:
+            continue
+        example = f" (for example: `{_quoted_error(m.metadata_dropped_detail)}`)" if m.metadata_dropped_detail else ""
+        sentences.append(
+            f"Under {phrase} with strict metadata, the cut dropped a median of {fmt.count(m.metadata_dropped)} "
+            f"namespace changes of `{m.config}` whose directory had not been fsynced{example}: names the server "
+            f"created, renamed or removed without making them durable.")
+    return sentences
+
+
 def _driver_limited(results: list[Measured], phrase: str) -> list[str]:
     """Speed comparisons against a config the load generator held back compare the generator."""
     limited = [m for m in results if is_driver_limited(m.driver_ratio)]
@@ -281,6 +312,8 @@ def recommendation(summary: pd.DataFrame) -> list[str]:
         else:
             sentences += _none_qualifies(group, phrase, fastest)
         sentences += _restart_failures(group, phrase)
+        sentences += _truncated_starts(group, phrase)
+        sentences += _dropped_metadata(group, phrase)
         sentences += _security(group, phrase)
         sentences += _corruption(group, phrase)
         sentences += _driver_limited(group, phrase)

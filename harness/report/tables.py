@@ -52,6 +52,12 @@ def _first_error(group: pd.DataFrame, failed: pd.Series | None) -> str | None:
     return None
 
 
+def _first_text(group: pd.DataFrame, column: str) -> str | None:
+    if column not in group.columns:
+        return None
+    return next((fmt.text(v) for v in group[column] if fmt.text(v)), None)
+
+
 def _distinct_text(group: pd.DataFrame, column: str) -> str | None:
     if column not in group.columns:
         return None
@@ -98,6 +104,13 @@ def summary_table(trials: pd.DataFrame) -> pd.DataFrame:
         # down), so it is counted, not folded into a median. NaN: trials.csv predates the column.
         row["restart_failed"] = int(failed[group.index].sum()) if failed is not None else float("nan")
         row["restart_error"] = _first_error(group, failed)
+        # Starts that only worked because the server cut a torn AOF tail (aof-load-truncated).
+        row["aof_truncated"] = (int(group["aof_truncated"].map(lambda v: bool(fmt.text(v))).sum())
+                                if "aof_truncated" in group.columns else float("nan"))
+        # Strict metadata: namespace changes the cut dropped because their directory was never fsynced.
+        row["metadata_dropped"] = (pd.to_numeric(group["metadata_dropped"], errors="coerce").median()
+                                   if "metadata_dropped" in group.columns else float("nan"))
+        row["metadata_dropped_detail"] = _first_text(group, "metadata_dropped_detail")
         for column in TEXT_COLUMNS:
             row[column] = _distinct_text(group, column)
         rows.append(row)
@@ -107,7 +120,8 @@ def summary_table(trials: pd.DataFrame) -> pd.DataFrame:
         columns.append(column)
         if column in SPREAD_COLUMNS:
             columns += [f"{column}_min", f"{column}_max"]
-    columns += ["trials_without_loss", "restart_failed", "restart_error", *TEXT_COLUMNS]
+    columns += ["trials_without_loss", "restart_failed", "restart_error", "aof_truncated", "metadata_dropped",
+                "metadata_dropped_detail", *TEXT_COLUMNS]
     summary = pd.DataFrame(rows, columns=columns)
     if summary.empty:
         return summary
