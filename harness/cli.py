@@ -17,6 +17,7 @@ from harness import __version__
 from harness.errors import HarnessError
 from harness.faults import FaultOptions, parse_writeback
 from harness.workload.session import Mix, WorkloadParams
+from scenarios.crash_matrix import MatrixOptions
 
 QUICK_DURATION_S = 3.0
 QUICK_AFTER_S = 0.5
@@ -82,7 +83,7 @@ def main() -> None:
               help="Power-loss filesystem: unsynced data older than this becomes durable, as the kernel's "
                    "flusher does (kernel: this machine's vm.dirty_expire_centisecs).")
 @click.option("--trials", type=click.IntRange(1), default=3, show_default=True, help="Trials per config and fault.")
-@click.option("--duration", type=click.FloatRange(0.5), default=6.0, show_default=True,
+@click.option("--duration", type=click.FloatRange(0.5), default=MatrixOptions.duration_s, show_default=True,
               help="Seconds of session load per trial; the fault lands at a random moment in its second half.")
 @click.option("--quick", is_flag=True, help=f"Smoke run: 1 trial, {QUICK_DURATION_S:g} s of load.")
 @click.option("--backend", type=click.Choice(["auto", "docker", "process"]), default="auto", show_default=True,
@@ -108,7 +109,7 @@ def main() -> None:
                    "clients on one connection are pipelined).")
 @click.option("--keyspace", type=click.IntRange(1), default=WorkloadParams.keyspace, show_default=True,
               help="Distinct session ids.")
-@click.option("--ceiling-requests", type=click.IntRange(0), default=40_000, show_default=True,
+@click.option("--ceiling-requests", type=click.IntRange(0), default=MatrixOptions.ceiling_requests, show_default=True,
               help="redis-benchmark requests per trial for the server's ceiling (0: skip).")
 @click.option("--baseline", "baseline_sessions", type=click.IntRange(0), default=WorkloadParams.baseline_sessions,
               show_default=True, help="Sessions logged in (and persisted) before the load.")
@@ -125,7 +126,7 @@ def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trial
     """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
     from harness.progress import make_ui  # noqa: PLC0415 - keep `--help` fast
     from harness.results import RunDir  # noqa: PLC0415
-    from scenarios.crash_matrix import MatrixOptions, plan_matrix, run_matrix  # noqa: PLC0415
+    from scenarios.crash_matrix import plan_matrix, run_matrix  # noqa: PLC0415
 
     try:
         workload = WorkloadParams(concurrency=concurrency, connections=connections, keyspace=keyspace,
@@ -134,7 +135,7 @@ def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trial
         options = MatrixOptions(
             configs_dir=configs_dir, config_names=_names(config_names), fault_names=_names(fault_names),
             trials=1 if quick else trials, duration_s=QUICK_DURATION_S if quick else duration,
-            after_s=QUICK_AFTER_S if quick else 1.0, backend=backend, image=image, server_bin=server_bin,
+            after_s=QUICK_AFTER_S if quick else MatrixOptions.after_s, backend=backend, image=image, server_bin=server_bin,
             results_root=results_root, keep_data=keep_data, port=port, workload=workload,
             ceiling_requests=ceiling_requests,
             fault_options=FaultOptions(fs_metadata=fs_metadata, fs_writeback_s=parse_writeback(fs_writeback)),

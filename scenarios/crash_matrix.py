@@ -45,8 +45,8 @@ class MatrixOptions:
     config_names: list[str] | None = None
     fault_names: list[str] | None = None
     trials: int = 3
-    duration_s: float = 6.0
-    after_s: float = 1.0  # load kept going after the restart, to see clients come back
+    duration_s: float = 4.0
+    after_s: float = 0.5  # load kept going after the restart, to see clients come back
     backend: str = "auto"
     image: str = "redis:7.4"
     server_bin: Path | None = None
@@ -55,7 +55,7 @@ class MatrixOptions:
     port: int | None = None
     seed: int = field(default_factory=lambda: random.SystemRandom().randrange(2**31))
     workload: WorkloadParams = field(default_factory=WorkloadParams)
-    ceiling_requests: int = 40_000  # redis-benchmark requests per trial (0: do not measure)
+    ceiling_requests: int = 20_000  # redis-benchmark requests per trial (0: do not measure)
     fault_options: FaultOptions = field(default_factory=FaultOptions)
 
 
