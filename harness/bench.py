@@ -9,6 +9,7 @@ results/bench/latest.json.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import statistics
@@ -20,9 +21,9 @@ from pathlib import Path
 from harness.ceiling import measure_ceiling
 from harness.configs import Config
 from harness.server import Backend, ServerSpec, free_port
-from harness.workload.driver import NullRecorder, SessionLoad
+from harness.workload.driver import NullRecorder, SessionLoad, _SessionConnection, _User
 from harness.workload.history import HistoryRecorder
-from harness.workload.session import WorkloadParams
+from harness.workload.session import Kind, WorkloadParams
 
 GOAL_RATIO = 0.8
 GOAL_RECORDING_OVERHEAD = 0.10
@@ -36,19 +37,60 @@ class ConfigBench:
     ceiling_ops_s: float
     ratio: float  # driver_ops_s / ceiling_ops_s
     recording_overhead: float  # fraction of throughput recording costs (0.05 = 5% slower)
+    recording_cpu_overhead: float  # extra driver CPU per operation with recording (0.05 = 5% more)
     rounds: list[dict] = field(default_factory=list)  # every measurement, for the spread
 
 
-def drive(port: int, params: WorkloadParams, seconds: float, record: bool, seed: int) -> float:
-    """Replies per second the driver receives over `seconds` of steady load."""
+def drive(port: int, params: WorkloadParams, seconds: float, record: bool, seed: int) -> tuple[float, float]:
+    """(replies per second, CPU microseconds of this process per reply) over `seconds` of steady
+    load. CPU per operation is what recording adds to; unlike throughput it hardly moves when
+    the shared machine steals time, so it shows the cost of recording through the noise."""
     load = SessionLoad("127.0.0.1", port, params, seed, HistoryRecorder() if record else NullRecorder())
     load.start()
     time.sleep(0.2)  # connections open and the pipeline fills
-    began, before = time.perf_counter(), load.replies
+    began, cpu, before = time.perf_counter(), time.process_time(), load.replies
     time.sleep(seconds)
-    done, elapsed = load.replies - before, time.perf_counter() - began
+    done, elapsed, cpu_used = load.replies - before, time.perf_counter() - began, time.process_time() - cpu
     load.stop()
-    return done / elapsed
+    return done / elapsed, cpu_used * 1e6 / max(done, 1)
+
+
+class _NoTransport:
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def isolated_client_cost(params: WorkloadParams, record: bool, batches: int = 20_000) -> float:
+    """CPU microseconds per operation of the driver's own work (parse the reply, record it,
+    issue the next request), fed canned replies with no server and no socket in between.
+    Deterministic enough to show what recording costs, which end-to-end runs drown in noise."""
+    load = SessionLoad("127.0.0.1", 1, params, 1, HistoryRecorder() if record else NullRecorder())
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        per_connection = max(1, params.concurrency // params.connections)
+        conn = _SessionConnection(load, [_User(n, 1, params) for n in range(per_connection)])
+        conn.connection_made(_NoTransport())
+        began = time.process_time()
+        for _ in range(batches):
+            conn.data_received(b"".join(b"+OK\r\n" if op[2] is Kind.LOGIN else b":1\r\n" for op in conn.inflight))
+        return (time.process_time() - began) * 1e6 / (batches * per_connection)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def isolated_recording_overhead(params: WorkloadParams, rounds: int = 5) -> tuple[float, float, float]:
+    """(us/op with recording, us/op without, overhead): medians over interleaved rounds."""
+    with_rec, without = [], []
+    for _ in range(rounds):
+        with_rec.append(isolated_client_cost(params, True))
+        without.append(isolated_client_cost(params, False))
+    a, b = statistics.median(with_rec), statistics.median(without)
+    return a, b, a / b - 1
 
 
 def bench_config(backend: Backend, config: Config, params: WorkloadParams, rounds: int, seconds: float,
@@ -69,7 +111,8 @@ def bench_config(backend: Backend, config: Config, params: WorkloadParams, round
                 if arm == "ceiling":
                     row[arm] = measure_ceiling(server.run_benchmark, server.port, params, ceiling_requests).ops_s
                 else:
-                    row[arm] = drive(server.port, params, seconds, arm == "driver", seed=number)
+                    row[arm], row[f"{arm}_cpu_us_per_op"] = drive(server.port, params, seconds, arm == "driver",
+                                                                  seed=number)
             echo(f"  {config.name} round {number + 1}/{rounds}: ceiling {row['ceiling']:,.0f} ops/s, driver "
                  f"{row['driver']:,.0f} (recording) / {row['driver_no_recording']:,.0f} (not recording)")
             measured.append(row)
@@ -82,12 +125,15 @@ def bench_config(backend: Backend, config: Config, params: WorkloadParams, round
     ceiling = statistics.median(r["ceiling"] for r in measured)
     # Per-round ratios, then the median: each round's arms ran back to back under the same noise.
     overhead = statistics.median(1 - r["driver"] / r["driver_no_recording"] for r in measured)
-    return ConfigBench(config.name, driver, bare, ceiling, driver / ceiling, overhead, measured)
+    cpu_overhead = statistics.median(r["driver_cpu_us_per_op"] / r["driver_no_recording_cpu_us_per_op"] - 1
+                                     for r in measured)
+    return ConfigBench(config.name, driver, bare, ceiling, driver / ceiling, overhead, cpu_overhead, measured)
 
 
 def run_bench(backend: Backend, configs: list[Config], params: WorkloadParams, rounds: int, seconds: float,
-              ceiling_requests: int, out_dir: Path, environment: dict, echo) -> tuple[list[ConfigBench], Path]:
+              ceiling_requests: int, out_dir: Path, environment: dict, echo) -> tuple[list[ConfigBench], Path, float]:
     results = [bench_config(backend, config, params, rounds, seconds, ceiling_requests, echo) for config in configs]
+    with_us, without_us, isolated = isolated_recording_overhead(params)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     document = {
@@ -98,6 +144,8 @@ def run_bench(backend: Backend, configs: list[Config], params: WorkloadParams, r
         "seconds_per_arm": seconds,
         "ceiling_requests": ceiling_requests,
         "goals": {"ratio": GOAL_RATIO, "recording_overhead": GOAL_RECORDING_OVERHEAD},
+        "isolated_client_us_per_op": {"recording": with_us, "not_recording": without_us,
+                                      "recording_overhead": isolated},
         "environment": environment,
         "configs": {r.config: {k: v for k, v in asdict(r).items() if k != "config"} for r in results},
     }
@@ -106,4 +154,4 @@ def run_bench(backend: Backend, configs: list[Config], params: WorkloadParams, r
     latest = out_dir / "latest.json"
     latest.unlink(missing_ok=True)
     shutil.copyfile(path, latest)
-    return results, latest
+    return results, latest, isolated

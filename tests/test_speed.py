@@ -108,7 +108,7 @@ def test_requests_follow_the_mix_and_parse_redis_benchmark_csv():
 def test_history_frame_keeps_every_field():
     rec = HistoryRecorder()
     rec.record(Phase.LOAD, 3, Kind.LOGIN, 42, 10, 20, Outcome.FAIL, 7, 1000, -1, "OOM command not allowed")
-    rec.append_row((Phase.AFTER, 4, Kind.READ, 43, 30, 40, Outcome.OK, 0, 0, 1, 0))
+    rec.extend(rec.pack(Phase.AFTER, 4, Kind.READ, 43, 30, 40, Outcome.OK, 0, 0, 1, 0))  # the driver's path
     frame = rec.frame()
     assert frame.to_dict("records") == [
         {"phase": "load", "worker": 3, "kind": "login", "key": 42, "start_ns": 10, "end_ns": 20, "outcome": "fail",
