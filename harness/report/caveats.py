@@ -60,6 +60,9 @@ def power_loss_caveat(summary: pd.DataFrame | None) -> str:
     text += (" The simulation assumes the disk honours fsync; a real disk whose volatile write cache "
              "acknowledges a flush early can lose fsynced writes too, so real hardware can lose more than "
              "measured here.")
+    text += (" Under the power-loss faults every write goes through that FUSE filesystem, which costs speed "
+             "(most for configs that fsync often, such as `appendfsync always`): compare speeds under kill -9, "
+             "where the server writes to the plain disk.")
     return text
 
 
