@@ -109,6 +109,9 @@ def main() -> None:
                    "clients on one connection are pipelined).")
 @click.option("--keyspace", type=click.IntRange(1), default=WorkloadParams.keyspace, show_default=True,
               help="Distinct session ids.")
+@click.option("--rate", "rate_ops_s", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Offered load in ops/s over all clients (each client sends on a fixed schedule; latency is "
+                   "counted from when a request was due). 0: as fast as the server answers.")
 @click.option("--ceiling-requests", type=click.IntRange(0), default=MatrixOptions.ceiling_requests, show_default=True,
               help="redis-benchmark requests per trial for the server's ceiling (0: skip).")
 @click.option("--baseline", "baseline_sessions", type=click.IntRange(0), default=WorkloadParams.baseline_sessions,
@@ -121,8 +124,8 @@ def main() -> None:
               help="Size of a session's JSON value.")
 @click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
 def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trials, duration, quick, backend, image, server_bin, results_root,
-        keep_data, port, seed, concurrency, connections, keyspace, ceiling_requests, baseline_sessions, ttl_s, mix,
-        value_bytes, plain) -> None:
+        keep_data, port, seed, concurrency, connections, keyspace, rate_ops_s, ceiling_requests, baseline_sessions,
+        ttl_s, mix, value_bytes, plain) -> None:
     """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
     from harness.progress import make_ui  # noqa: PLC0415 - keep `--help` fast
     from harness.results import RunDir  # noqa: PLC0415
@@ -130,7 +133,7 @@ def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trial
 
     try:
         workload = WorkloadParams(concurrency=concurrency, connections=connections, keyspace=keyspace,
-                                  baseline_sessions=baseline_sessions,
+                                  rate_ops_s=rate_ops_s, baseline_sessions=baseline_sessions,
                                   ttl_s=ttl_s, value_bytes=value_bytes, mix=Mix.parse(mix))
         options = MatrixOptions(
             configs_dir=configs_dir, config_names=_names(config_names), fault_names=_names(fault_names),

@@ -153,6 +153,7 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
         "seed": seed,
         "duration_s": options.duration_s,
         "concurrency": options.workload.concurrency,
+        "offered_rate_ops_s": options.workload.rate_ops_s,  # 0: as fast as it goes
         "baseline_sessions": baseline_acked,
         "acked_writes": result.acked_writes,
         "lost_writes": result.lost_writes,

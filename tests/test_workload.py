@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
+
 import pytest
 
 from harness.errors import HarnessError
@@ -96,3 +98,21 @@ def test_ops_in_flight_at_a_kill_are_unknown_never_failed(server):
     # can still complete its TCP handshake in the dying server's backlog, so a user may lose
     # a second request; after that the port refuses, and no request is sent (none recorded).
     assert outcomes.get("unknown", 0) <= 2 * params.concurrency
+
+
+def test_rate_limited_load_offers_the_asked_rate_and_times_from_the_schedule(server):
+    params = WorkloadParams(concurrency=10, connections=2, keyspace=1000, baseline_sessions=0, rate_ops_s=2000)
+    recorder = HistoryRecorder()
+    load = SessionLoad(server.host, server.port, params, seed=5, recorder=recorder)
+    load.start()
+    time.sleep(1.5)
+    load.stop()
+    history = recorder.frame()
+    # steady state: the middle second, by when requests were due
+    starts = history["start_ns"].to_numpy()
+    first = starts.min()
+    middle = ((starts >= first + 250_000_000) & (starts < first + 1_250_000_000)).sum()
+    assert 1800 <= middle <= 2200  # 2000 ops/s offered, and the server keeps up with it easily
+    # each client's requests are due exactly one interval (10 / 2000 s = 5 ms) apart
+    gaps = np.diff(np.sort(history.loc[history["worker"] == 3, "start_ns"].to_numpy()))
+    assert np.median(gaps) == 5_000_000

@@ -82,7 +82,7 @@ def _kind_chooser(weights: list[float]):
 class _User:
     """One simulated user slot: owns the sessions congruent to its number, one request at a time."""
 
-    __slots__ = ("number", "rng", "choose_kind", "values", "owned", "after_counter")
+    __slots__ = ("number", "rng", "choose_kind", "values", "owned", "after_counter", "due_ns")
 
     def __init__(self, number: int, seed: int, params: WorkloadParams) -> None:
         self.number = number
@@ -91,6 +91,7 @@ class _User:
         self.values = SessionValues(self.rng, params.value_bytes, number)
         self.owned = params.keyspace // params.concurrency + (number < params.keyspace % params.concurrency)
         self.after_counter = 0
+        self.due_ns = 0  # rate-limited mode: when this user's next request is scheduled
 
 
 class _SessionConnection(asyncio.Protocol):
@@ -143,11 +144,38 @@ class _SessionConnection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------------
     def connection_made(self, transport) -> None:
         self.transport = transport
-        if not self.load.stopping:
-            now = time.time_ns()
+        if self.load.stopping:
+            return
+        now = time.time_ns()
+        interval = self.load.interval_ns
+        if not interval:
             for user in self.users:
                 self._issue(user, now)
             self._flush()
+            return
+        # Rate-limited: spread the users' first requests over one interval, so the offered load
+        # is smooth from the start rather than a burst every interval.
+        for user in self.users:
+            user.due_ns = now + interval * user.number // self.load.params.concurrency
+            self._schedule(user, now)
+
+    # -- rate-limited mode ------------------------------------------------------------------------
+    def _schedule(self, user: _User, now: int) -> None:
+        """Issue the user's next request at its due time (at once if it is already late)."""
+        if user.due_ns <= now:
+            self._issue_due(user)
+        else:
+            loop = asyncio.get_event_loop()
+            loop.call_at(loop.time() + (user.due_ns - now) / 1e9, self._issue_due, user)
+
+    def _issue_due(self, user: _User) -> None:
+        if self.load.stopping or self.transport is None or self.transport.is_closing():
+            return
+        # The request's start is when it was due, not when it could be sent: a server that falls
+        # behind the offered rate shows it in latency (no coordinated omission, as wrk2 measures).
+        self._issue(user, user.due_ns)
+        user.due_ns += self.load.interval_ns
+        self._flush()
 
     def data_received(self, data: bytes) -> None:
         self.parser.feed(data)
@@ -155,6 +183,7 @@ class _SessionConnection(asyncio.Protocol):
         recorder = self.load.recorder
         pack, extend = recorder.pack, recorder.extend
         stopping = self.load.stopping
+        interval = self.load.interval_ns
         inflight = self.inflight
         replies = 0
         while True:
@@ -174,7 +203,11 @@ class _SessionConnection(asyncio.Protocol):
                 else:
                     result = reply
                 extend(pack(phase, user.number, kind, sid, start, now, OK, vhash, ttl_ms, result, 0))
-            if not stopping:
+            if stopping:
+                continue
+            if interval:
+                self._schedule(user, now)
+            else:
                 self._issue(user, now)
         self.load.replies += replies
         self._flush()
@@ -208,6 +241,8 @@ class SessionLoad:
         self.seed = seed
         self.recorder = recorder
         self.ttl_ms = params.ttl_s * 1000
+        # Rate-limited mode: each user sends every interval (offered load = concurrency / interval).
+        self.interval_ns = int(params.concurrency * 1e9 / params.rate_ops_s) if params.rate_ops_s else 0
         self.phase = Phase.LOAD
         self.stopping = False
         self.replies = 0  # replies received so far (the benchmark's counter)

@@ -76,6 +76,7 @@ class WorkloadParams:
     ttl_s: int = 1800  # login and refresh TTL: 30 minutes, a common web default
     value_bytes: int = 300  # size of the JSON session value
     op_timeout_s: float = 5.0  # no reply within this: the outcome is unknown
+    rate_ops_s: float = 0.0  # offered load in ops/s, spread over the clients; 0: as fast as it goes
     mix: Mix = field(default_factory=Mix)
 
     def __post_init__(self) -> None:
@@ -89,6 +90,8 @@ class WorkloadParams:
             raise HarnessError(f"baseline sessions ({self.baseline_sessions}) must be between 0 and the keyspace")
         if self.ttl_s < 1:
             raise HarnessError("ttl must be at least 1 second")
+        if self.rate_ops_s < 0:
+            raise HarnessError("--rate must be positive (or 0: as fast as it goes)")
 
     def as_dict(self) -> dict:
         return asdict(self)
