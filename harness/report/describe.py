@@ -72,6 +72,10 @@ def describe_run(trials: pd.DataFrame, environment: dict, summary: pd.DataFrame)
         setup.append(f"a {duration}-second load per trial")
     if concurrency:
         setup.append(f"{concurrency} concurrent clients")
+    rate = (environment.get("workload") or {}).get("rate_ops_s")
+    if rate:
+        setup.append(f"an offered load of {fmt.rate(float(rate))} ops/s (not as fast as the server goes: "
+                     f"throughput shows whether it kept up, not its ceiling)")
     if setup:
         parts.append("Setup: " + "; ".join(setup) + ".")
     parts.append("Every number in this report was measured in this run; medians over trials, min–max in brackets.")
