@@ -714,8 +714,8 @@ def test_truncated_starts_and_dropped_metadata_are_said() -> None:
     row = summary.iloc[0]
     assert row["aof_truncated"] == 1 and row["metadata_dropped"] == 2
     text = " ".join(recommendation(summary))
-    assert "`aof-everysec` started in 1 of 3 trials only by cutting a torn tail off its AOF" in text
+    assert "`aof-everysec` started in 1 of 3 trials only after truncating an incomplete command at the end of its AOF" in text
     assert "dropped a median of 2 namespace changes of `aof-everysec`" in text
     assert "create appendonlydir/appendonly.aof.3.incr.aof" in text
     # without those columns (kill9 rows), nothing is said
-    assert "torn tail" not in " ".join(recommendation(summary_table(pd.DataFrame(kill9_rows()))))
+    assert "truncating" not in " ".join(recommendation(summary_table(pd.DataFrame(kill9_rows()))))

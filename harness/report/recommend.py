@@ -254,15 +254,16 @@ def _restart_failures(results: list[Measured], phrase: str) -> list[str]:
 
 
 def _truncated_starts(results: list[Measured], phrase: str) -> list[str]:
-    """Starts that worked only because the server cut a torn AOF tail: said, not hidden in 'ok'."""
+    """Starts that worked only because the server cut an incomplete AOF tail (a write interrupted by
+    kill -9, or torn by a power cut): said, not hidden in 'ok'."""
     sentences = []
     for m in results:
         if fmt.is_missing(m.aof_truncated) or m.aof_truncated <= 0:
             continue
         sentences.append(
-            f"Under {phrase}, `{m.config}` started in {fmt.of(m.aof_truncated, m.trials)} trials only by cutting "
-            f"a torn tail off its AOF (`aof-load-truncated yes`): the writes in that tail were never "
-            f"acknowledged as durable, and the losses above are what remained after the cut.")
+            f"Under {phrase}, `{m.config}` started in {fmt.of(m.aof_truncated, m.trials)} trials only after "
+            f"truncating an incomplete command at the end of its AOF (`aof-load-truncated yes`); the losses "
+            f"above are counted on what remained after that cut.")
     return sentences
 
 
