@@ -70,7 +70,7 @@ class _Canvas:
     def __init__(self) -> None:
         self.fig, (self.top, self.bottom) = plt.subplots(
             2, 1, sharex=True, figsize=FIGSIZE, gridspec_kw={"height_ratios": [1, 1.3], "hspace": 0.08})
-        self.fig.subplots_adjust(left=0.11, right=0.98, top=0.90, bottom=0.2)
+        self.fig.subplots_adjust(left=0.13, right=0.98, top=0.90, bottom=0.2)  # room for "150,000"
         handles = [Line2D([], [], color=LATENCY_COLOR, linewidth=1.0, label="p50"),
                    Line2D([], [], color=LATENCY_COLOR, linewidth=1.0, alpha=0.45, label="p99"),
                    Line2D([], [], color=UNKNOWN_COLOR, marker="x", linestyle="", label="unknown outcome"),
