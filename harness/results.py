@@ -25,15 +25,21 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
-class RunDir:
+class ResultsFolder:
+    """results/<prefix><run id>/ with results/<latest link> pointing at the newest: the shape
+    every scenario's results share (a unique folder, logs, configs, per-point data dirs)."""
+
+    LATEST_LINK = "latest"
+    SUBDIRS: tuple[str, ...] = ("logs", "configs", "data")
+
     def __init__(self, root: Path, run_id: str) -> None:
         self.root = root
         self.path = root / run_id
         self.run_id = run_id
-        self._rows: list[dict] = []
 
     @classmethod
-    def create(cls, root: Path, run_id: str | None = None) -> "RunDir":
+    def create(cls, root: Path, run_id: str | None = None):
+        """A new, writable folder under `root` (a suffix keeps two runs in one second apart)."""
         run_id = run_id or new_run_id()
         suffix = 1
         candidate = run_id
@@ -46,26 +52,52 @@ class RunDir:
             probe = run.path / ".writable"
             probe.write_text("ok")
             probe.unlink()
+            for sub in cls.SUBDIRS:
+                (run.path / sub).mkdir()
         except OSError as exc:
             raise HarnessError(f"cannot write results under {root}: {exc.strerror or exc}") from None
-        for sub in ("histories", "survivors", "histograms", "ceilings", "logs", "configs", "data"):
-            (run.path / sub).mkdir()
         return run
 
-    # -- files ------------------------------------------------------------------------------
-    def data_dir(self, trial_id: str) -> Path:
-        path = self.path / "data" / trial_id
+    def data_dir(self, point: str) -> Path:
+        path = self.path / "data" / point
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def log_path(self, trial_id: str) -> Path:
-        return self.path / "logs" / f"{trial_id}.log"
+    def log_path(self, point: str) -> Path:
+        return self.path / "logs" / f"{point}.log"
 
     def write_environment(self, environment: dict) -> None:
         (self.path / ENVIRONMENT_JSON).write_text(json.dumps(environment, indent=2, default=str) + "\n")
 
     def copy_config(self, config_path: Path) -> None:
         shutil.copy2(config_path, self.path / "configs" / config_path.name)
+
+    def mark_latest(self) -> None:
+        """Point the latest link at this run (a relative symlink, replaced atomically)."""
+        link = self.root / self.LATEST_LINK
+        tmp = self.root / f".{self.LATEST_LINK}-{os.getpid()}"
+        try:
+            if tmp.is_symlink():
+                tmp.unlink()
+            tmp.symlink_to(self.run_id)
+            os.replace(tmp, link)
+        except OSError:
+            pass  # a missing convenience link is not worth failing a run for
+
+    def remove_empty_data_dir(self) -> None:
+        data = self.path / "data"
+        if data.is_dir() and not any(data.iterdir()):
+            data.rmdir()
+
+
+class RunDir(ResultsFolder):
+    """A crash-matrix run: trials.csv rewritten after every trial, and each trial's files."""
+
+    SUBDIRS = ("histories", "survivors", "histograms", "ceilings", "logs", "configs", "data")
+
+    def __init__(self, root: Path, run_id: str) -> None:
+        super().__init__(root, run_id)
+        self._rows: list[dict] = []
 
     def write_history(self, trial_id: str, history: pd.DataFrame) -> None:
         history.to_parquet(self.path / "histories" / f"{trial_id}.parquet", index=False)
@@ -91,31 +123,25 @@ class RunDir:
     def trial_count(self) -> int:
         return len(self._rows)
 
-    def mark_latest(self) -> None:
-        """Point results/latest at this run (a relative symlink, replaced atomically)."""
-        link = self.root / "latest"
-        tmp = self.root / f".latest-{os.getpid()}"
-        try:
-            if tmp.is_symlink():
-                tmp.unlink()
-            tmp.symlink_to(self.run_id)
-            os.replace(tmp, link)
-        except OSError:
-            pass  # a missing convenience link is not worth failing a run for
-
-    def remove_empty_data_dir(self) -> None:
-        data = self.path / "data"
-        if data.is_dir() and not any(data.iterdir()):
-            data.rmdir()
-
 
 def read_trials(run_dir: Path) -> pd.DataFrame:
     path = run_dir / TRIALS_CSV
-    if not path.exists():
+    if not path.is_file():
         raise HarnessError(f"{run_dir} holds no {TRIALS_CSV}: not a results folder, or no trial finished")
-    return pd.read_csv(path)
+    trials = pd.read_csv(path)
+    # Names are labels, never numbers (a config could be called "1"); keep them as text.
+    for column in ("config", "fault", "trial_id"):
+        if column in trials.columns:
+            trials[column] = trials[column].astype(str)
+    return trials
 
 
 def read_environment(run_dir: Path) -> dict:
     path = run_dir / ENVIRONMENT_JSON
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # a damaged environment.json should not stop the report; the tables still hold
+    return data if isinstance(data, dict) else {}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
-import json
 import os
 import random
 import re
@@ -32,6 +31,7 @@ from pathlib import Path
 from harness import configs as config_files
 from harness.environment import describe_machine
 from harness.errors import HarnessError, ServerExited
+from harness.results import ResultsFolder, new_run_id
 from harness.server import ServerSpec, choose_backend, free_port, identify
 from harness.server.base import Server
 from harness.server.persistence import persist_baseline
@@ -49,7 +49,6 @@ FILL_BATCH = 1000  # commands per pipeline round trip: at most CONNECTIONS x BAT
 RESTART_TIMEOUT_S = 600.0  # a big AOF without preamble can take a while to load
 
 RECOVERY_CSV = "recovery.csv"
-ENVIRONMENT_JSON = "environment.json"
 LATEST_LINK = "recovery-latest"
 
 
@@ -159,41 +158,18 @@ def _first_comment(text: str) -> str:
 
 # -- the results folder ---------------------------------------------------------------------
 
-class RecoveryRun:
+class RecoveryRun(ResultsFolder):
     """results/recovery-<run id>/: recovery.csv rewritten after every row, logs, configs, data."""
 
-    def __init__(self, root: Path, path: Path) -> None:
-        self.root = root
-        self.path = path
-        self.run_id = path.name
+    LATEST_LINK = LATEST_LINK
+
+    def __init__(self, root: Path, run_id: str) -> None:
+        super().__init__(root, run_id)
         self.rows: list[RecoveryRow] = []
 
     @classmethod
-    def create(cls, root: Path) -> "RecoveryRun":
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        candidate, suffix = f"recovery-{stamp}", 1
-        while (root / candidate).exists():
-            suffix += 1
-            candidate = f"recovery-{stamp}-{suffix}"
-        path = root / candidate
-        try:
-            path.mkdir(parents=True)
-            for sub in ("logs", "configs", "data"):
-                (path / sub).mkdir()
-        except OSError as exc:
-            raise HarnessError(f"cannot write results under {root}: {exc.strerror or exc}") from None
-        return cls(root, path)
-
-    def data_dir(self, point: str) -> Path:
-        path = self.path / "data" / point
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def log_path(self, point: str) -> Path:
-        return self.path / "logs" / f"{point}.log"
-
-    def write_environment(self, environment: dict) -> None:
-        (self.path / ENVIRONMENT_JSON).write_text(json.dumps(environment, indent=2, default=str) + "\n")
+    def create(cls, root: Path, run_id: str | None = None) -> "RecoveryRun":
+        return super().create(root, run_id or f"recovery-{new_run_id()}")
 
     def add(self, row: RecoveryRow) -> None:
         self.rows.append(row)
@@ -204,23 +180,6 @@ class RecoveryRun:
             for each in self.rows:
                 writer.writerow(asdict(each))
         os.replace(tmp, self.path / RECOVERY_CSV)
-
-    def mark_latest(self) -> None:
-        """Point results/recovery-latest at this run (relative symlink, replaced atomically)."""
-        link = self.root / LATEST_LINK
-        tmp = self.root / f".{LATEST_LINK}-{os.getpid()}"
-        try:
-            if tmp.is_symlink():
-                tmp.unlink()
-            tmp.symlink_to(self.run_id)
-            os.replace(tmp, link)
-        except OSError:
-            pass
-
-    def remove_empty_data_dir(self) -> None:
-        data = self.path / "data"
-        if data.is_dir() and not any(data.iterdir()):
-            data.rmdir()
 
 
 # -- measuring --------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from harness.powerfs import PowerFS, fuse_available, is_mounted
+from harness.powerfs import PowerFS, is_mounted
 from test_powerfs_state import PowerFSMachine, read_tree
 
 pytestmark = pytest.mark.usefixtures("fuse")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ServerExited
-from harness.powerfs import PowerFS, fuse_available
+from harness.powerfs import PowerFS
 from harness.server.base import ServerSpec, free_port
 from harness.server.docker_backend import DockerBackend
 from harness.server.process import ProcessBackend

@@ -57,12 +57,15 @@ def test_torn_power_loss_is_reported_as_a_refused_or_a_truncated_restart(tmp_pat
     assert len(trials) == 4
     for row in trials.to_dict("records"):
         if row["restart_failed"]:
-            assert "Bad file format" in row["restart_error"] or "truncated" in row["restart_error"].lower()
-            assert pd.isna(row["recovery_s"]) and pd.isna(row["downtime_s"])
-            assert row["dataset_keys"] == 0 and row["lost_sessions"] > 0  # the store is down
+            # the server's own complaint about its AOF ("Bad file format reading the append only
+            # file ...", or about the manifest), kept as the trial's outcome
+            error = str(row["restart_error"]).lower()
+            assert "append only" in error or "aof" in error, row
+            assert pd.isna(row["recovery_s"]) and pd.isna(row["downtime_s"]), row
+            assert row["dataset_keys"] == 0 and row["lost_sessions"] > 0, row  # the store is down
         else:
-            assert row["recovery_s"] > 0
-        assert row["unsynced_bytes_at_cut"] > 0
+            assert row["recovery_s"] > 0, row
+        assert row["unsynced_bytes_at_cut"] > 0, row
     assert_nothing_left(tmp_path / "results")
     assert fuse_mounts(str(tmp_path)) == []
 

@@ -7,16 +7,13 @@ deleted to save space, an environment.json from an older harness).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from harness.errors import HarnessError
 
-TRIALS_CSV = "trials.csv"
-ENVIRONMENT_JSON = "environment.json"
+from harness.results import read_environment, read_trials  # noqa: F401 - re-exported for the report
 HISTORIES = "histories"
 CONFIGS = "configs"
 
@@ -33,29 +30,6 @@ class RunData:
 
     def history_path(self, trial_id: str) -> Path:
         return self.run_dir / HISTORIES / f"{trial_id}.parquet"
-
-
-def read_trials(run_dir: Path) -> pd.DataFrame:
-    path = run_dir / TRIALS_CSV
-    if not path.is_file():
-        raise HarnessError(f"{run_dir} holds no {TRIALS_CSV}: not a results folder, or no trial finished")
-    trials = pd.read_csv(path)
-    # Names are labels, never numbers (a config could be called "1"); keep them as text.
-    for column in ("config", "fault", "trial_id"):
-        if column in trials.columns:
-            trials[column] = trials[column].astype(str)
-    return trials
-
-
-def read_environment(run_dir: Path) -> dict:
-    path = run_dir / ENVIRONMENT_JSON
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}  # a damaged environment.json should not stop the report; the tables still hold
-    return data if isinstance(data, dict) else {}
 
 
 def config_text(run_dir: Path, environment: dict, name: str) -> str | None:
