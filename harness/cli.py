@@ -344,17 +344,13 @@ def configs_command(configs_dir: Path, check: bool, backend: str, image: str, se
 @main.command()
 def cleanup() -> None:
     """Remove every crash-matrix container left on the Docker engine (by label)."""
-    from harness.server.docker_backend import RUN_LABEL, connect  # noqa: PLC0415
+    from harness.server.docker_backend import connect, remove_run_containers  # noqa: PLC0415
 
     try:
         client = connect()
     except HarnessError as exc:
         _fail(str(exc))
-    removed = 0
-    for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
-        container.remove(force=True)
-        removed += 1
-    click.echo(f"removed {removed} container(s)")
+    click.echo(f"removed {remove_run_containers(client)} container(s)")
 
 
 if __name__ == "__main__":

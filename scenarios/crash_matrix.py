@@ -119,9 +119,11 @@ def run_trial(ctx: RunContext, config: config_files.Config, fault: Fault, trial:
             ready_ns = time.time_ns()
             time.sleep(options.after_s)
         except ServerExited as exc:
-            restart_error = exit_reason(last_start(server.log_text())) or str(exc)
+            restart_error = str(exc)
             recovery_s, ready_ns = float("nan"), time.time_ns()
-        restart_log = last_start(server.log_text())
+        restart_log = last_start(server.log_text())  # what the restart logged, success or not
+        if restart_error:
+            restart_error = exit_reason(restart_log) or restart_error
         load.stop()
         history = recorder.frame()
         ui.step("reading back every session")

@@ -160,30 +160,32 @@ class DockerBackend(Backend):
         remove_run_containers(self.client, self.run_id)
 
 
-def remove_run_containers(client: docker.DockerClient, run_id: str) -> int:
+def _remove(containers) -> int:
+    """Force-remove these containers; one already gone (removed meanwhile) is not an error."""
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
+    for container in containers:
         try:
             container.remove(force=True)
             removed += 1
         except docker.errors.NotFound:
             pass
     return removed
+
+
+def remove_run_containers(client: docker.DockerClient, run_id: str | None = None) -> int:
+    """Remove the containers of one run, or (run_id None) of every crash-matrix run."""
+    label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+    return _remove(client.containers.list(all=True, filters={"label": label}))
 
 
 def reap_orphans(client: docker.DockerClient) -> int:
     """Remove containers of earlier runs whose harness process is gone (killed with -9, say)."""
-    removed = 0
+    orphans = []
     for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
         pid = container.labels.get(PID_LABEL, "")
-        if pid.isdigit() and _alive(int(pid)):
-            continue
-        try:
-            container.remove(force=True)
-            removed += 1
-        except docker.errors.NotFound:
-            pass
-    return removed
+        if not (pid.isdigit() and _alive(int(pid))):
+            orphans.append(container)
+    return _remove(orphans)
 
 
 def _alive(pid: int) -> bool:
