@@ -9,7 +9,6 @@ results/bench/latest.json.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import statistics
@@ -21,9 +20,9 @@ from pathlib import Path
 from harness.ceiling import measure_ceiling
 from harness.configs import Config
 from harness.server import Backend, ServerSpec, free_port
-from harness.workload.driver import NullRecorder, SessionLoad, _SessionConnection, _User
+from harness.workload.driver import NullRecorder, SessionLoad, isolated_client_cost
 from harness.workload.history import HistoryRecorder
-from harness.workload.session import Kind, WorkloadParams
+from harness.workload.session import WorkloadParams
 
 GOAL_RATIO = 0.8
 GOAL_RECORDING_OVERHEAD = 0.10
@@ -53,34 +52,6 @@ def drive(port: int, params: WorkloadParams, seconds: float, record: bool, seed:
     done, elapsed, cpu_used = load.replies - before, time.perf_counter() - began, time.process_time() - cpu
     load.stop()
     return done / elapsed, cpu_used * 1e6 / max(done, 1)
-
-
-class _NoTransport:
-    def write(self, data: bytes) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def isolated_client_cost(params: WorkloadParams, record: bool, batches: int = 20_000) -> float:
-    """CPU microseconds per operation of the driver's own work (parse the reply, record it,
-    issue the next request), fed canned replies with no server and no socket in between.
-    Deterministic enough to show what recording costs, which end-to-end runs drown in noise."""
-    load = SessionLoad("127.0.0.1", 1, params, 1, HistoryRecorder() if record else NullRecorder())
-    loop = asyncio.new_event_loop()
-    try:
-        asyncio.set_event_loop(loop)
-        per_connection = max(1, params.concurrency // params.connections)
-        conn = _SessionConnection(load, [_User(n, 1, params) for n in range(per_connection)])
-        conn.connection_made(_NoTransport())
-        began = time.process_time()
-        for _ in range(batches):
-            conn.data_received(b"".join(b"+OK\r\n" if op[2] is Kind.LOGIN else b":1\r\n" for op in conn.inflight))
-        return (time.process_time() - began) * 1e6 / (batches * per_connection)
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
 
 
 def isolated_recording_overhead(params: WorkloadParams, rounds: int = 5) -> tuple[float, float, float]:

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.record import NAN, Columns
 from harness.workload.session import Kind, WorkloadParams
 
 MIN_REQUESTS_PER_COMMAND = 500
@@ -46,6 +47,18 @@ class Ceiling:
     def unavailable(cls, note: str, clients: int) -> "Ceiling":
         nan = float("nan")
         return cls(nan, nan, nan, nan, clients, "", [], note)
+
+    def columns(self) -> "CeilingColumns":
+        return CeilingColumns(round(self.ops_s, 1), round(self.p50_ms, 3), round(self.p99_ms, 3))
+
+
+@dataclass(frozen=True)
+class CeilingColumns(Columns):
+    """redis-benchmark on the trial's server before its load."""
+
+    ceiling_ops_s: float = NAN
+    ceiling_p50_ms: float = NAN
+    ceiling_p99_ms: float = NAN
 
 
 def command_lines(params: WorkloadParams) -> dict[Kind, list[str]]:

@@ -15,7 +15,7 @@ import click
 
 from harness import __version__
 from harness.errors import HarnessError
-from harness.faults import FaultOptions, parse_writeback
+from harness.spec import ServerChoice, Timeline
 from harness.workload.session import Mix, WorkloadParams
 from scenarios.crash_matrix import MatrixOptions
 
@@ -83,7 +83,7 @@ def main() -> None:
               help="Power-loss filesystem: unsynced data older than this becomes durable, as the kernel's "
                    "flusher does (kernel: this machine's vm.dirty_expire_centisecs).")
 @click.option("--trials", type=click.IntRange(1), default=3, show_default=True, help="Trials per config and fault.")
-@click.option("--duration", type=click.FloatRange(0.5), default=MatrixOptions.duration_s, show_default=True,
+@click.option("--duration", type=click.FloatRange(0.5), default=Timeline.duration_s, show_default=True,
               help="Seconds of session load per trial; the fault lands at a random moment in its second half.")
 @click.option("--quick", is_flag=True, help=f"Smoke run: 1 trial, {QUICK_DURATION_S:g} s of load.")
 @click.option("--backend", type=click.Choice(["auto", "docker", "process"]), default="auto", show_default=True,
@@ -112,7 +112,7 @@ def main() -> None:
 @click.option("--rate", "rate_ops_s", type=click.FloatRange(0), default=0.0, show_default=True,
               help="Offered load in ops/s over all clients (each client sends on a fixed schedule; latency is "
                    "counted from when a request was due). 0: as fast as the server answers.")
-@click.option("--ceiling-requests", type=click.IntRange(0), default=MatrixOptions.ceiling_requests, show_default=True,
+@click.option("--ceiling-requests", type=click.IntRange(0), default=Timeline.ceiling_requests, show_default=True,
               help="redis-benchmark requests per trial for the server's ceiling (0: skip).")
 @click.option("--baseline", "baseline_sessions", type=click.IntRange(0), default=WorkloadParams.baseline_sessions,
               show_default=True, help="Sessions logged in (and persisted) before the load.")
@@ -127,36 +127,45 @@ def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trial
         keep_data, port, seed, concurrency, connections, keyspace, rate_ops_s, ceiling_requests, baseline_sessions,
         ttl_s, mix, value_bytes, plain) -> None:
     """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
-    from harness.progress import make_ui  # noqa: PLC0415 - keep `--help` fast
-    from harness.results import RunDir  # noqa: PLC0415
-    from scenarios.crash_matrix import plan_matrix, run_matrix  # noqa: PLC0415
+    import scenarios.crash_matrix as crash_matrix  # noqa: PLC0415 - keep `--help` fast
 
     try:
         workload = WorkloadParams(concurrency=concurrency, connections=connections, keyspace=keyspace,
                                   rate_ops_s=rate_ops_s, baseline_sessions=baseline_sessions,
                                   ttl_s=ttl_s, value_bytes=value_bytes, mix=Mix.parse(mix))
+        timeline = Timeline(duration_s=QUICK_DURATION_S if quick else duration,
+                            after_s=QUICK_AFTER_S if quick else Timeline.after_s, ceiling_requests=ceiling_requests)
         options = MatrixOptions(
             configs_dir=configs_dir, config_names=_names(config_names), fault_names=_names(fault_names),
-            trials=1 if quick else trials, duration_s=QUICK_DURATION_S if quick else duration,
-            after_s=QUICK_AFTER_S if quick else MatrixOptions.after_s, backend=backend, image=image, server_bin=server_bin,
+            fault_settings={"fs_metadata": fs_metadata, "fs_writeback": fs_writeback},
+            trials=1 if quick else trials, timeline=timeline, server=ServerChoice.of(backend, image, server_bin),
             results_root=results_root, keep_data=keep_data, port=port, workload=workload,
-            ceiling_requests=ceiling_requests,
-            fault_options=FaultOptions(fs_metadata=fs_metadata, fs_writeback_s=parse_writeback(fs_writeback)),
             **({"seed": seed} if seed is not None else {}),
         )
-        plan = plan_matrix(options)
+        plan = crash_matrix.plan(options)
     except HarnessError as exc:
         _fail(str(exc))
+    _run_plan(crash_matrix, plan, options.results_root, plain,
+              f"{len(plan.configs)} config(s) x {len(plan.environment['faults'])} fault(s) x {options.trials} "
+              f"trial(s), {timeline.duration_s:g} s of load each, seed {options.seed}")
+
+
+def _run_plan(scenario, plan, results_root: Path, plain: bool, what: str) -> None:
+    """Run a plan locally: progress, the report from what finished, the right exit code on every path."""
+    from harness import schema  # noqa: PLC0415
+    from harness.progress import make_ui  # noqa: PLC0415
+    from harness.results import RunDir  # noqa: PLC0415
+    from harness.runner.local import run_plan  # noqa: PLC0415
+
     ui = make_ui(plain=True if plain else None)
     run_dir = None
     with _Interrupts():
         try:
-            run_dir = RunDir.create(options.results_root)
+            run_dir = RunDir.create(results_root, columns=schema.columns)
             for note in plan.notes:
                 ui.echo(note)
-            ui.echo(f"run {run_dir.run_id}: {len(plan.configs)} config(s) x {len(plan.faults)} fault(s) x "
-                    f"{options.trials} trial(s), {options.duration_s:g} s of load each, seed {options.seed}")
-            run_matrix(options, plan, run_dir, ui)
+            ui.echo(f"run {run_dir.run_id}: {what}")
+            run_plan(scenario, plan, run_dir, ui)
         except HarnessError as exc:
             ui.end()
             _finish(run_dir, failed=f"{exc}")
@@ -195,7 +204,7 @@ def _report_and_summary(run_dir: Path) -> None:
     from rich.table import Table  # noqa: PLC0415
 
     from harness.report import build_report, summary_table  # noqa: PLC0415
-    from harness.results import read_trials  # noqa: PLC0415
+    from harness.report.rundata import read_trials  # noqa: PLC0415
 
     paths = build_report(run_dir)
     summary = summary_table(read_trials(run_dir))
@@ -337,6 +346,49 @@ def configs_command(configs_dir: Path, check: bool, backend: str, image: str, se
             finally:
                 chosen.cleanup()
             click.echo(f"all {len(found)} configs accepted by the server")
+    except HarnessError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--no-disk-probe", is_flag=True, help="Skip the 1 s fsync-rate probe of this host's disk.")
+def worker(spec: Path, out: Path, no_disk_probe: bool) -> None:
+    """Run one trial from its JSON SPEC on this machine; write its results shard to OUT.
+
+    The shard holds the trial's trials.csv row, history, survivors, histogram, logs and this
+    host's facts; `python -m harness merge RUN OUT...` adds shards to a run folder.
+    """
+    from harness.runner.worker import run_spec  # noqa: PLC0415
+    from harness.spec import TrialSpec  # noqa: PLC0415
+
+    echo = lambda message: click.echo(message, err=True)  # noqa: E731
+    with _Interrupts():
+        try:
+            shard = run_spec(TrialSpec.read(spec), out, echo, probe_disk=not no_disk_probe)
+        except HarnessError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted; the shard is incomplete", 130)
+    click.echo(f"shard: {shard.path}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, file_okay=False))
+def merge(run_dir: Path, shards: tuple[Path, ...]) -> None:
+    """Merge results SHARDS (from `worker`) into RUN_DIR (created if absent) and rebuild its report."""
+    from harness import schema  # noqa: PLC0415
+    from harness.results import RunDir  # noqa: PLC0415
+    from harness.runner.merge import merge as merge_shard  # noqa: PLC0415
+    from harness.runner.shard import Shard  # noqa: PLC0415
+
+    try:
+        run = RunDir.open_or_create(run_dir, columns=schema.columns)
+        for path in shards:
+            merge_shard(Shard(path), run)
+        _report_and_summary(run.path)
     except HarnessError as exc:
         _fail(str(exc))
 

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError, ServerExited
-from harness.server.base import Backend, ServerSpec, free_port, parse_config_complaint
+from harness.server.base import Backend, ServerBuild, ServerSpec
+from harness.server.logs import parse_config_complaint
+from harness.server.net import free_port
+from harness.spec import ConfigSpec
 
 # The harness sets these on the command line (see server.base.server_args) or needs them
 # unset; a fragment that sets them would be silently overridden or would break the trial.
@@ -33,9 +36,19 @@ class Config:
     name: str
     path: Path
     description: str  # the file's first comment line
+    source: str = ""  # the user's file this one was copied from, for messages ("": `path` is it)
+
+    @property
+    def where(self) -> str:
+        """The file to name in a message: the user's, not a copy."""
+        return self.source or str(self.path)
 
     def text(self) -> str:
         return self.path.read_text()
+
+    def spec(self) -> ConfigSpec:
+        """The config as a trial carries it: its text, so a trial needs no copy of the folder."""
+        return ConfigSpec(self.name, self.text(), self.description, source=self.where)
 
 
 def discover(configs_dir: Path) -> dict[str, Config]:
@@ -43,20 +56,29 @@ def discover(configs_dir: Path) -> dict[str, Config]:
         raise HarnessError(f"configs directory {configs_dir} does not exist")
     found = {}
     for path in sorted(configs_dir.glob("*.conf")):
-        found[path.stem] = Config(path.stem, path.resolve(), _description(path))
+        found[path.stem] = Config(path.stem, path.resolve(), description_of(path.read_text(errors="replace")))
     if not found:
         raise HarnessError(f"no *.conf files in {configs_dir}")
     return found
 
 
-def _description(path: Path) -> str:
-    for line in path.read_text(errors="replace").splitlines():
+def description_of(text: str) -> str:
+    """A config's description: its first line, when that is a comment (as every file in configs/ has it)."""
+    for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("#"):
             return stripped.lstrip("#").strip()
         if stripped:
             break
     return ""
+
+
+def write_config(spec: ConfigSpec, folder: Path) -> Config:
+    """A config carried as text, written where a server can read it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{spec.name}.conf"
+    path.write_text(spec.text)
+    return Config(spec.name, path.resolve(), spec.description or description_of(spec.text), spec.source)
 
 
 def select(available: dict[str, Config], names: list[str] | None) -> list[Config]:
@@ -81,34 +103,34 @@ def read_check(config: Config) -> None:
         try:
             words = shlex.split(stripped)
         except ValueError as exc:
-            raise HarnessError(f"{config.path}:{number}: '{stripped}': {exc}") from None
+            raise HarnessError(f"{config.where}:{number}: '{stripped}': {exc}") from None
         directive = words[0].lower()
         if directive in OWNED_DIRECTIVES:
-            raise HarnessError(f"{config.path}:{number}: '{stripped}': do not set {directive}; "
+            raise HarnessError(f"{config.where}:{number}: '{stripped}': do not set {directive}; "
                                f"{OWNED_DIRECTIVES[directive]}")
 
 
-def server_check(backend: Backend, config: Config) -> None:
+def server_check(backend: Backend, config: Config, build: ServerBuild | None = None) -> None:
     """Start the real server on the config in a scratch directory: does it accept every line?"""
     scratch = Path(tempfile.mkdtemp(prefix=f"crash-matrix-check-{config.name}-"))
     spec = ServerSpec(f"check-{config.name}", config.path, scratch / "data", scratch / "server.log", free_port())
     spec.data_dir.mkdir()
-    server = backend.server(spec)
+    server = backend.server(spec, build)
     try:
         server.start()
     except ServerExited as exc:
         complaint = parse_config_complaint(server.log_text())
         if complaint:
-            raise HarnessError(f"{config.path}:{complaint.line}: '{complaint.text}': {complaint.reason} "
+            raise HarnessError(f"{config.where}:{complaint.line}: '{complaint.text}': {complaint.reason} "
                                f"(the server refused it)") from None
-        raise HarnessError(f"{config.path}: the server would not start on it: {exc}") from None
+        raise HarnessError(f"{config.where}: the server would not start on it: {exc}") from None
     finally:
         server.remove()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def check_all(backend: Backend, configs: list[Config]) -> None:
+def check_all(backend: Backend, configs: list[Config], build: ServerBuild | None = None) -> None:
     for config in configs:
         read_check(config)
     for config in configs:
-        server_check(backend, config)
+        server_check(backend, config, build)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import shlex
 import sys
 from pathlib import Path
@@ -47,3 +48,8 @@ def describe_machine(data_root: Path) -> dict:
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Protocol
 
 from rich.console import Console
@@ -14,15 +15,8 @@ class RunUI(Protocol):
     def begin(self, total_trials: int) -> None: ...
     def trial(self, number: int, trial_id: str) -> None: ...
     def step(self, text: str) -> None: ...
-    def trial_done(self, row: dict) -> None: ...
+    def trial_done(self, line: str) -> None: ...
     def end(self) -> None: ...
-
-
-def _trial_line(row: dict) -> str:
-    status = "RESTART FAILED" if row.get("restart_failed") else "done"
-    return (f"{row['trial_id']}: {status}: {row['lost_sessions']} sessions lost "
-            f"({row['lost_writes']} of {row['acked_writes']} acknowledged writes), "
-            f"{row['throughput_ops_s']:,.0f} ops/s, recovery {row['recovery_s']:.3f} s")
 
 
 class PlainUI:
@@ -49,8 +43,8 @@ class PlainUI:
     def step(self, text: str) -> None:
         self._say(f"  {text}")
 
-    def trial_done(self, row: dict) -> None:
-        self._say(f"  {_trial_line(row)}")
+    def trial_done(self, line: str) -> None:
+        self._say(f"  {line}")
 
     def end(self) -> None:
         pass
@@ -82,8 +76,8 @@ class RichUI:
     def step(self, text: str) -> None:
         self.progress.update(self.task, description=f"{self.trial_id}: {text}")
 
-    def trial_done(self, row: dict) -> None:
-        self.progress.console.print(_trial_line(row), markup=False, highlight=False)
+    def trial_done(self, line: str) -> None:
+        self.progress.console.print(line, markup=False, highlight=False)
         self.progress.advance(self.task)
 
     def end(self) -> None:
@@ -94,3 +88,19 @@ def make_ui(plain: bool | None = None) -> RunUI:
     if plain is None:
         plain = not sys.stderr.isatty()
     return PlainUI() if plain else RichUI()
+
+
+class EchoUI:
+    """run_plan's progress (harness.progress.RunUI), every line through one `echo` (click.echo, a test's list)."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self.echo = self.step = self.trial_done = echo  # each point says what it does, in its own lines
+
+    def begin(self, total_trials: int) -> None:
+        pass
+
+    def trial(self, number: int, trial_id: str) -> None:
+        pass
+
+    def end(self) -> None:
+        pass

@@ -55,10 +55,12 @@ def backend_kind(request):
     return request.param
 
 
-def containers_of(client, run_id: str | None = None) -> list:
-    from harness.server.docker_backend import RUN_LABEL
+def containers_of(client, owner: Path | None = None) -> list:
+    """crash-matrix containers: all of them, or those of runs writing under `owner` (a results
+    folder), so tests running side by side do not see each other's."""
+    from harness.server.docker_backend import OWNER_LABEL, RUN_LABEL
 
-    label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+    label = f"{OWNER_LABEL}={Path(owner).resolve()}" if owner is not None else RUN_LABEL
     return client.containers.list(all=True, filters={"label": label})
 
 
@@ -92,4 +94,4 @@ def assert_nothing_left(results_root: Path, docker_client=None) -> None:
     assert server_processes(str(results_root)) == []
     assert server_processes("crash-matrix-check") == []
     if docker_client is not None:
-        assert containers_of(docker_client) == []
+        assert containers_of(docker_client, results_root) == []

@@ -14,7 +14,7 @@ import hypothesis.strategies as st
 import pandas as pd
 from hypothesis import given, settings
 
-from harness.checker import (
+from harness.checkers.durability import (
     Observed,
     Op,
     check,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import os
+import random
+import zlib
 import threading
 import time
 from pathlib import Path
@@ -16,15 +18,22 @@ import pytest
 from harness.errors import HarnessError
 from harness.report.recovery import build_recovery_report, fit_line, growth, sentences
 from harness.server import ServerSpec, free_port
+from harness.server.logs import server_load_seconds
 from harness.server.process import ProcessBackend
+from harness.runner.shard import HOST, RECORDS
+from harness.runner.worker import run_spec
+from harness.spec import TrialSpec
+from harness.workload.fill import session_values
+from harness.workload.session import SessionValues
 from scenarios.recovery_curve import (
     CONFIG_NAMES,
     COLUMNS,
+    CurveOptions,
     disk_usage,
     fill,
     parse_sizes,
+    plan,
     run_recovery_curve,
-    server_load_seconds,
 )
 
 from conftest import CONFIGS
@@ -237,3 +246,40 @@ def test_report_rebuilds_from_the_csv_alone(tmp_path):
     paths = build_recovery_report(tmp_path)
     assert paths["recovery.png"].read_bytes()[:8] == PNG_MAGIC
     assert "rdb: recovery grows by 100 ms per 100k sessions" in paths["recovery.md"].read_text()
+
+
+def test_plan_is_one_spec_per_point_and_each_travels_as_json():
+    curve = plan(CurveOptions([2000, 200], configs_dir=CONFIGS, repeats=2))
+    assert [s.trial_id for s in curve.specs] == [f"{c}__{n}" for c in CONFIG_NAMES for n in (200, 2000)]
+    assert [c.name for c in curve.configs] == CONFIG_NAMES
+    no_preamble = next(c for c in curve.configs if c.name == "aof-everysec-no-preamble")
+    assert no_preamble.text.splitlines()[-1] == "aof-use-rdb-preamble no" and no_preamble.description
+    for spec in curve.specs:
+        assert spec.scenario == "recovery-curve" and spec.scenario_options["repeats"] == 2
+        assert TrialSpec.from_json(spec.to_json()) == spec
+    assert curve.environment["sizes"] == [200, 2000] and curve.environment["fill_batch"] > 0
+
+
+def test_one_point_runs_from_its_spec_alone_as_a_worker_would(tmp_path):
+    """The same trial code from a JSON spec: its shard holds a row per repeat, the host, the log."""
+    [spec] = plan(CurveOptions([300], ["rdb"], repeats=2, configs_dir=CONFIGS)).specs
+    spec = TrialSpec.from_json(spec.to_json())
+    shard = run_spec(spec, tmp_path / "shard", lambda line: None, probe_disk=False)
+    rows = shard.read_json(RECORDS)
+    assert [r["repeat"] for r in rows] == [1, 2] and all(r["keys_after"] == 300 and r["keys_ok"] for r in rows)
+    assert set(rows[0]) == set(COLUMNS) and rows[0]["rdb_bytes"] > 0
+    assert shard.read_json(HOST)["server"]["name"] in ("redis", "valkey")
+    assert (shard.logs_dir / "rdb__300.log").read_text().count("Ready to accept connections") == 3
+    assert not shard.data_dir.exists()  # no keep_data: the data goes with the server
+    assert servers_on(tmp_path) == []
+
+
+def test_fill_values_are_session_json_padded_with_text_that_does_not_compress():
+    random_pad = session_values(seed=7, value_bytes=300, writer=0)
+    x_pad = SessionValues(random.Random(7 * 1009), 300, 0)
+    one, plain = random_pad.next(1), x_pad.next(1)
+    assert abs(len(one) - len(plain)) <= 2 and len(one) >= 290
+    assert json.loads(one)["sid"] == 1 and b"xxxx" in plain and b"xxxx" not in one
+    assert len(zlib.compress(one)) > 1.5 * len(zlib.compress(plain))  # what RDB's LZF would see, roughly
+    again = session_values(seed=7, value_bytes=300, writer=0)
+    assert json.loads(again.next(1))["pad"] == json.loads(one)["pad"]  # the same seed, the same data

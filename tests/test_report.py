@@ -18,13 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.report import build_report, caveats, recommendation, summary_table
-from harness.report.charts import latency_series
-from harness.report.driver import driver_notes, driver_table
-from harness.report.fsync import fsync_notes, fsyncs_every_write
-from harness.report.method import method
 from harness.report.render import html_inline, md_escape
 from harness.report.rundata import read_trials
-from harness.report.tables import display_summary
+from harness.report.sections.crash_matrix.driver import driver_notes, driver_table
+from harness.report.sections.crash_matrix.fsync import fsync_notes, fsyncs_every_write
+from harness.report.sections.crash_matrix.method import method
+from harness.report.sections.crash_matrix.tables import display_summary
+from harness.report.series import latency_series
+from harness.schema import records_frame, records_from_rows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LOAD_START_NS = 1_700_000_000_000_000_000
@@ -123,8 +124,13 @@ def run_dir(tmp_path: Path) -> Path:
     return write_run(tmp_path, trial_rows())
 
 
+def frame_of(rows: list[dict]) -> pd.DataFrame:
+    """Rows as the report reads them: typed records (harness.schema), as one table."""
+    return records_frame(records_from_rows(rows))
+
+
 def summary_from(fixture: dict, fault: str = "kill9") -> pd.DataFrame:
-    return summary_table(pd.DataFrame(trial_rows(fixture, fault)))
+    return summary_table(frame_of(trial_rows(fixture, fault)))
 
 
 # -- summary_table --------------------------------------------------------------------------------
@@ -164,7 +170,7 @@ def test_summary_table_even_trials_median_is_midpoint_and_order_is_first_seen() 
                        "a": [(0, 0, 0, 200.0, 1.0, 0.1)]})
     rows += trial_rows({"b": [(7, 0, 0, 50.0, 1.0, 0.1)]}, fault="power-loss")
     rows.insert(0, rows.pop(2))  # "a" now appears first in the file
-    summary = summary_table(pd.DataFrame(rows))
+    summary = summary_table(frame_of(rows))
     assert list(zip(summary["config"], summary["fault"])) == [("a", "kill9"), ("b", "kill9"), ("b", "power-loss")]
     b = summary.iloc[1]
     assert b["trials"] == 2
@@ -332,8 +338,8 @@ def test_recommendation_properties(fixture: dict) -> None:
 # -- caveats ---------------------------------------------------------------------------------------
 
 def test_caveats_follow_the_environment() -> None:
-    summary = summary_from(FIXTURE)
-    base = caveats({"duration_s": 30, "backend": "docker", "cpu_count": 8}, summary)
+    trials = frame_of(trial_rows(FIXTURE))
+    base = caveats({"duration_s": 30, "backend": "docker", "cpu_count": 8}, trials)
     text = " ".join(base)
     assert "page cache" in text and "appendfsync" in text and "not measured here" in text
     assert "30 seconds" in text and "bounded by the trial length" in text
@@ -341,7 +347,7 @@ def test_caveats_follow_the_environment() -> None:
     assert "could not be pulled" not in text and "local process" not in text
 
     local = " ".join(caveats({"backend": "process", "image": "redis:7.2", "image_used": "crash-matrix/redis:local",
-                              "image_built_locally": True, "image_note": "built from the 7.0.15 sources"}, summary))
+                              "image_built_locally": True, "image_note": "built from the 7.0.15 sources"}, trials))
     assert "`redis:7.2` could not be pulled" in local
     assert "crash-matrix/redis:local" in local and "built from the 7.0.15 sources" in local
     assert "local process" in local and "not in a container" in local
@@ -516,7 +522,7 @@ def test_summary_new_columns_hand_computed(tmp_path: Path) -> None:
 def test_summary_restart_column_as_text_and_kill9_unsynced_not_applicable() -> None:
     rows = with_columns(trial_rows({"aof-no": [(0, 0, 0, 1.0, 1.0, 0.1)] * 3}),
                         restart_failed=["False", "True", "True"], unsynced_bytes_at_cut=[0, 0, 0])
-    summary = summary_table(pd.DataFrame(rows))
+    summary = summary_table(frame_of(rows))
     assert summary.iloc[0]["restart_failed"] == 2
     cells = dict(zip(*[display_summary(summary).headers, display_summary(summary).rows[0]]))
     assert cells["Restart failed"] == "2 of 3"
@@ -526,13 +532,16 @@ def test_summary_restart_column_as_text_and_kill9_unsynced_not_applicable() -> N
 def test_summary_of_old_rows_has_the_new_columns_empty() -> None:
     summary = summary_from(FIXTURE)
     for column in ("ceiling_ops_s", "driver_ceiling_ratio", "p95_ms", "max_ms", "downtime_s",
-                   "unsynced_bytes_at_cut", "restart_failed"):
+                   "unsynced_bytes_at_cut"):
         assert column in summary.columns and summary[column].isna().all(), column
+    # The schema reads an old row as restarted (its harness kept only trials whose server restarted):
+    # counted as 0, and a column of nothing but "0 of 3" is not shown.
+    assert (summary["restart_failed"] == 0).all()
     assert summary["restart_error"].isna().all()
     headers = display_summary(summary).headers
     assert "Restart failed" not in headers and "p95 (ms)" not in headers and "Downtime (s)" not in headers
     # the columns the CLI reads
-    for column in ("config", "fault", "trials", "lost_sessions", "lost_sessions_min", "lost_sessions_max",
+    for column in ("server", "config", "fault", "trials", "lost_sessions", "lost_sessions_min", "lost_sessions_max",
                    "lost_writes", "resurrected_sessions", "throughput_ops_s", "p99_ms", "recovery_s"):
         assert column in summary.columns
 
@@ -541,7 +550,7 @@ def test_summary_of_old_rows_has_the_new_columns_empty() -> None:
 
 def test_driver_limited_flag_only_below_0_8() -> None:
     ratios = {"none": 0.79, "aof-everysec": 0.8, "aof-always": 1.6, "rdb": float("nan")}
-    summary = summary_table(pd.DataFrame(kill9_rows(ratios=ratios)))
+    summary = summary_table(frame_of(kill9_rows(ratios=ratios)))
     notes = driver_notes(summary)
     flagged = [n for n in notes if "Driver-limited" in n]
     assert len(flagged) == 1
@@ -557,7 +566,7 @@ def test_driver_limited_flag_only_below_0_8() -> None:
            "ceiling on the same server)" in text
     assert "its figure understates what the server can do" in text
     # No config below 0.8: no flag anywhere.
-    summary = summary_table(pd.DataFrame(kill9_rows(ratios={"none": 0.8})))
+    summary = summary_table(frame_of(kill9_rows(ratios={"none": 0.8})))
     assert not any("Driver-limited" in n for n in driver_notes(summary))
     assert "load generator" not in " ".join(recommendation(summary))
 
@@ -580,7 +589,7 @@ def test_method_explains_ratios_above_one_and_the_faults() -> None:
     assert "restart has failed" in steps
     assert "unsynced bytes at cut" in dict(power.measures)
     # Old results: no ceiling, no ceiling step or ratio.
-    old = method({}, ceiling=False)
+    old = method({}, faults=["kill9"], ceiling=False)
     assert "redis-benchmark" not in " ".join(old.steps) and "driver/ceiling" not in dict(old.measures)
 
 
@@ -614,7 +623,7 @@ def test_fsync_every_write_is_read_from_the_config() -> None:
 def test_restart_failures_are_their_own_outcome_and_never_recommended() -> None:
     rows = power_rows("aof-no") + trial_rows({"aof-always": [(0, 0, 0, 500.0, 4.0, 0.3, False)] * 3},
                                              fault="torn-power-loss")
-    sentences = recommendation(summary_table(pd.DataFrame(rows)))
+    sentences = recommendation(summary_table(frame_of(rows)))
     text = " ".join(sentences)
     assert ("Under a power loss with torn writes (fault `torn-power-loss`), `aof-no` failed to restart in 1 of 3 "
             f"trials (the server refused what survived: `{BAD_FORMAT}`): **the session store was down**, every "
@@ -643,19 +652,18 @@ def test_a_restart_failure_blocks_a_config_that_lost_nothing() -> None:
 
 
 def test_caveats_describe_the_simulated_power_loss() -> None:
-    kill9 = " ".join(caveats({}, summary_from(FIXTURE)))
+    kill9 = " ".join(caveats({}, frame_of(trial_rows(FIXTURE))))
     assert "A power loss, which drops the page cache, is a different fault and is not measured here." in kill9
     assert "FUSE" not in kill9
-    summary = summary_table(pd.DataFrame(kill9_rows() + power_rows("aof-no", "power-loss")))
-    text = " ".join(caveats({}, summary))
+    text = " ".join(caveats({}, frame_of(kill9_rows() + power_rows("aof-no", "power-loss"))))
     assert "is not measured here" not in text
     assert "reported under its own fault name" in text
     assert "FUSE filesystem that holds every write not yet fsynced in memory and drops it when the power is cut" in text
     assert "Metadata mode `strict`: a file's name" in text
     assert "Writeback `off`: nothing became durable without an fsync" in text
     assert "assumes the disk honours fsync" in text
-    only_power = summary_table(pd.DataFrame(with_columns(power_rows("aof-no", "power-loss"),
-                                                         fs_metadata=["lenient"] * 3, fs_writeback=[5.0] * 3)))
+    only_power = frame_of(with_columns(power_rows("aof-no", "power-loss"), fs_metadata=["lenient"] * 3,
+                                       fs_writeback=[5.0] * 3))
     text = " ".join(caveats({}, only_power))
     assert "kill -9 is a process crash" not in text
     assert "Metadata mode `lenient`" in text and "Writeback `5` s" in text
@@ -710,7 +718,7 @@ def test_truncated_starts_and_dropped_metadata_are_said() -> None:
     rows = with_columns(power_rows("aof-everysec"), aof_truncated=["appendonly.aof.2.incr.aof at offset 99", "", ""],
                         metadata_dropped=[0, 2, 2],
                         metadata_dropped_detail=["", "create appendonlydir/appendonly.aof.3.incr.aof", ""])
-    summary = summary_table(pd.DataFrame(rows))
+    summary = summary_table(frame_of(rows))
     row = summary.iloc[0]
     assert row["aof_truncated"] == 1 and row["metadata_dropped"] == 2
     text = " ".join(recommendation(summary))
@@ -718,4 +726,65 @@ def test_truncated_starts_and_dropped_metadata_are_said() -> None:
     assert "dropped a median of 2 namespace changes of `aof-everysec`" in text
     assert "create appendonlydir/appendonly.aof.3.incr.aof" in text
     # without those columns (kill9 rows), nothing is said
-    assert "truncating" not in " ".join(recommendation(summary_table(pd.DataFrame(kill9_rows()))))
+    assert "truncating" not in " ".join(recommendation(summary_table(frame_of(kill9_rows()))))
+
+
+# -- servers, faults the registry does not know, sections ------------------------------------------
+
+def test_summary_and_recommendation_group_by_server() -> None:
+    valkey = [dict(row, server="valkey 8.0.1", throughput_ops_s=row["throughput_ops_s"] * 2)
+              for row in trial_rows(FIXTURE)]
+    summary = summary_table(frame_of(trial_rows(FIXTURE) + valkey))
+    assert list(dict.fromkeys(summary["server"])) == ["redis 7.0.15", "valkey 8.0.1"]
+    assert len(summary) == 8 and summary[summary["server"] == "valkey 8.0.1"]["throughput_ops_s"].tolist() == [
+        60000.0, 42800.0, 18000.0, 50000.0]
+    assert display_summary(summary).headers[0] == "Server"
+    sentences = recommendation(summary)
+    assert any("through a process crash (kill -9) on `redis 7.0.15`, use `aof-everysec`" in s and "21,400 ops/s" in s
+               for s in sentences)
+    assert any("through a process crash (kill -9) on `valkey 8.0.1`, use `aof-everysec`" in s and "42,800 ops/s" in s
+               for s in sentences)
+    # One server: no Server column and no server named in the sentences.
+    one = summary_from(FIXTURE)
+    assert "Server" not in display_summary(one).headers
+    assert "redis 7.0.15" not in " ".join(recommendation(one))
+
+
+def test_a_fault_the_registry_does_not_know_is_named_not_guessed() -> None:
+    rows = trial_rows({"aof-always": [(0, 0, 0, 9000.0, 4.0, 0.3)]}, fault="pause") + trial_rows(
+        {"aof-always": [(0, 0, 0, 9000.0, 4.0, 0.3)]})
+    summary = summary_table(frame_of(rows))
+    assert summary["fault"].tolist() == ["kill9", "pause"]  # known faults first, gentlest first
+    sentences = recommendation(summary)
+    assert any("through fault `pause`, use `aof-always`" in s for s in sentences)
+    # Neither cut the power: the scope sentence names both, in their own words.
+    assert sentences[-1].startswith("Only a process crash (kill -9) and fault `pause` were measured here: the "
+                                    "operating system and its page cache survived them")
+
+
+def test_a_scenario_without_a_section_builder_gets_its_trials(tmp_path: Path) -> None:
+    rows = trial_rows({"none": FIXTURE["none"]}) + [dict(r, scenario="other-thing", trial_id=f"o-{r['trial_id']}")
+                                                    for r in trial_rows({"rdb": FIXTURE["rdb"]})]
+    run = write_run(tmp_path, rows)
+    md = build_report(run)["report.md"].read_text()
+    assert "\n## crash-matrix: acknowledged sessions lost in a crash, per persistence config\n" in md
+    assert "\n### Recommendation\n" in md and "\n#### Every trial\n" in md  # one level down
+    assert "\n## other-thing: every trial\n" in md and "o-rdb\\_\\_kill9\\_\\_1" in md
+    html = (run / "report.html").read_text()
+    assert 'id="crash-matrix-summary"' in html and 'id="other-thing-trials"' in html
+
+
+def test_render_document_writes_any_file_names(tmp_path: Path) -> None:
+    from harness.report.render import render_document
+    from harness.report.section import Bullets, Document, Figure, Paragraphs, Section, Table
+
+    doc = Document("A title", "r1", "What `x` measured.", [
+        Section("Findings", [Paragraphs(["One **bold** claim."]), Bullets(["a", "b"], ordered=True),
+                             Table(["Name", "n"], [["a|b", "1"]], [False, True]), Figure("f.png", "alt", "cap")],
+                anchor="findings")], [("k", "v")], [])
+    paths = render_document(doc, tmp_path, "curve.html", "curve.md")
+    md, html = paths["curve.md"].read_text(), paths["curve.html"].read_text()
+    assert "## Findings\n\nOne **bold** claim.\n\n1. a\n2. b\n\n| Name | n |\n| --- | ---: |\n| a\\|b | 1 |" in md
+    assert "![alt](f.png)\n\ncap" in md
+    assert '<h2 id="findings">Findings</h2>' in html and "<strong>bold</strong>" in html
+    assert '<td class="num">1</td>' in html

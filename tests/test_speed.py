@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from harness.ceiling import CommandResult, combine, parse_csv, requests_per_command
 from harness.latency import Percentiles, decode, encode, histogram_of, time_series
-from harness.metrics import downtime_s, load_metrics
+from harness.checkers.speed import downtime_s, load_metrics
 from harness.workload.history import HistoryRecorder
 from harness.workload.session import Kind, Mix, Outcome, Phase, WorkloadParams
 

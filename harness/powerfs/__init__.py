@@ -75,6 +75,7 @@ import time
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.powerfs.mounts import is_mounted, unmount
 from harness.powerfs.state import PAGE, PowerState, default_writeback_s
 
 __all__ = ["PowerFS", "PowerFSError", "PowerState", "PAGE", "DEFAULT_WRITEBACK_S", "default_writeback_s",
@@ -87,12 +88,6 @@ _LIVE: set["PowerFS"] = set()
 
 class PowerFSError(HarnessError):
     """powerfs could not start, answer, or stop."""
-
-
-def is_mounted(mountpoint: str | os.PathLike) -> bool:
-    from harness.powerfs.daemon import is_mounted as _is_mounted  # noqa: PLC0415
-
-    return _is_mounted(mountpoint)
 
 
 def fuse_available() -> str | None:
@@ -246,8 +241,6 @@ class PowerFS:
             _LIVE.discard(self)
 
     def _force_unmount(self) -> None:
-        from harness.powerfs.daemon import unmount  # noqa: PLC0415
-
         if self._proc is None:
             return  # never started a daemon: a mount there (if any) is someone else's
         for lazy in (False, True):

@@ -1,5 +1,5 @@
 import sys
 
-from harness.powerfs.daemon import main
+from harness.powerfs.cli import main
 
 sys.exit(main())

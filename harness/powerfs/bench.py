@@ -49,6 +49,31 @@ def _redis_benchmark(tool: str, port: int, requests: int, clients: int, size: in
             "p99_ms": float(row.get("p99_latency_ms", "nan"))}
 
 
+def _measure(backend: ProcessBackend, tool: str, run_dir: Path, config: str, target: str, name: str,
+             requests: int, clients: int, size: int, fs_options: dict) -> dict:
+    """One redis-benchmark run on a fresh server, its data on a plain directory or on powerfs."""
+    data = run_dir / "data"
+    data.mkdir(parents=True)
+    fs = PowerFS(data, run_dir / "mnt", **fs_options).mount() if target == "powerfs" else None
+    server = backend.server(ServerSpec(name=name, config_path=CONFIGS_DIR / f"{config}.conf",
+                                       data_dir=fs.mountpoint if fs else data, log_path=run_dir / "server.log",
+                                       port=free_port()))
+    try:
+        server.start()
+        result = _redis_benchmark(tool, server.port, requests, clients, size)
+        result["aof_delayed_fsync"] = server.client().info("persistence").get("aof_delayed_fsync")
+        server.kill()
+        if fs is not None:
+            counters = fs.cut()
+            result.update({k: counters[k] for k in ("writes", "bytes_written", "fsyncs", "dir_fsyncs",
+                                                     "writeback_flushes", "unsynced_bytes_at_cut")})
+    finally:
+        server.remove()
+        if fs is not None:
+            fs.close()
+    return result
+
+
 def run_benchmark(
     configs: tuple[str, ...] = ("aof-everysec", "aof-always"),
     reps: int = 3,
@@ -70,37 +95,16 @@ def run_benchmark(
     own_workdir = workdir is None
     work = Path(workdir or tempfile.mkdtemp(prefix="powerfs-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    fs_options = dict(metadata=metadata, writeback_s=writeback_s, kernel_cache=kernel_cache, real_sync=real_sync,
+                      multithreaded=multithreaded)
     rows: list[dict] = []
     try:
         for rep in range(1, reps + 1):
             for config in configs:
                 for target in ("plain", "powerfs"):
                     run_dir = work / f"{config}-{target}-{rep}"
-                    data = run_dir / "data"
-                    data.mkdir(parents=True)
-                    fs = None
-                    if target == "powerfs":
-                        fs = PowerFS(data, run_dir / "mnt", metadata=metadata, writeback_s=writeback_s,
-                                     kernel_cache=kernel_cache, real_sync=real_sync,
-                                     multithreaded=multithreaded)
-                        fs.mount()
-                    server = backend.server(ServerSpec(
-                        name=f"bench-{config}-{target}-{rep}", config_path=CONFIGS_DIR / f"{config}.conf",
-                        data_dir=fs.mountpoint if fs else data, log_path=run_dir / "server.log", port=free_port()))
-                    try:
-                        server.start()
-                        result = _redis_benchmark(tool, server.port, requests, clients, size)
-                        info = server.client().info("persistence")
-                        result["aof_delayed_fsync"] = info.get("aof_delayed_fsync")
-                        server.kill()
-                        if fs is not None:
-                            counters = fs.cut()
-                            result.update({k: counters[k] for k in ("writes", "bytes_written", "fsyncs", "dir_fsyncs",
-                                                                     "writeback_flushes", "unsynced_bytes_at_cut")})
-                    finally:
-                        server.remove()
-                        if fs is not None:
-                            fs.close()
+                    result = _measure(backend, tool, run_dir, config, target, f"bench-{config}-{target}-{rep}",
+                                      requests, clients, size, fs_options)
                     row = {"rep": rep, "config": config, "target": target, **result}
                     rows.append(row)
                     echo(f"  rep {rep} {config:14s} {target:8s} {row['rps']:>10,.0f} ops/s  "

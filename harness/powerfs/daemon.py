@@ -25,39 +25,20 @@ cut, so writeback ages are right within a tick and counters exact.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import logging
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
-from harness.powerfs.state import METADATA_MODES, PowerState, default_writeback_s
+from harness.powerfs.mounts import is_mounted, unmount
+from harness.powerfs.state import PowerState
 
 log = logging.getLogger("powerfs")
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-MNT_DETACH = 2
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
-def parse_writeback(text: str) -> float | None:
-    """'off' -> None, 'default' -> this machine's dirty_expire_centisecs / 100, else seconds."""
-    text = text.strip().lower()
-    if text in ("off", "none", "no"):
-        return None
-    if text in ("default", "auto"):
-        return default_writeback_s()
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("writeback seconds must be >= 0")
-    return value
 
 
 def pull_kernel_cache(mountpoint: str, paths: list[str]) -> None:
@@ -76,38 +57,6 @@ def pull_kernel_cache(mountpoint: str, paths: list[str]) -> None:
             os.close(fd)
         except OSError:
             pass
-
-
-def is_mounted(mountpoint: str | os.PathLike) -> bool:
-    target = os.path.realpath(mountpoint)
-    try:
-        lines = Path("/proc/self/mounts").read_text().splitlines()
-    except OSError:
-        return False
-    for line in lines:
-        fields = line.split()
-        if len(fields) >= 3 and _unescape(fields[1]) == target and fields[2].startswith("fuse"):
-            return True
-    return False
-
-
-def _unescape(field: str) -> str:
-    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
-
-
-def unmount(mountpoint: str, lazy: bool = False) -> bool:
-    """Unmount (umount2 as root, else fusermount3 -u). True if it is no longer mounted."""
-    if not is_mounted(mountpoint):
-        return True
-    if os.geteuid() == 0:
-        if _libc.umount2(os.fsencode(mountpoint), MNT_DETACH if lazy else 0) == 0:
-            return True
-    try:
-        subprocess.run(["fusermount3", "-u", *(["-z"] if lazy else []), "-q", mountpoint],
-                       capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return not is_mounted(mountpoint)
 
 
 class Daemon:
@@ -286,65 +235,3 @@ class Daemon:
             self.stopping.set()
         self._final_cleanup()
         return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness.powerfs",
-                                     description="A FUSE filesystem that forgets what was never fsynced.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    mount = sub.add_parser("mount", help="serve BACKING at MOUNTPOINT in the foreground")
-    mount.add_argument("backing", help="directory that holds exactly the durable state")
-    mount.add_argument("mountpoint")
-    mount.add_argument("--metadata", choices=METADATA_MODES, default="strict",
-                       help="strict: a name is durable once its directory is fsynced; lenient: at once")
-    mount.add_argument("--writeback", type=parse_writeback, default="default", metavar="SECONDS|off",
-                       help="dirty data (and, strict, pending names) this old becomes durable; "
-                            "default: vm.dirty_expire_centisecs/100")
-    mount.add_argument("--control", required=True, help="Unix socket for the control protocol")
-    mount.add_argument("--store", default=None, help="store for durable bytes (default: beside BACKING)")
-    mount.add_argument("--no-kernel-cache", dest="kernel_cache", action="store_false",
-                       help="no kernel writeback cache: every write() reaches the daemon")
-    mount.add_argument("--real-sync", dest="real_sync", action="store_true", default=True,
-                       help="an fsync also fdatasyncs the backing file, so it costs what a disk flush costs "
-                            "(default)")
-    mount.add_argument("--no-real-sync", dest="real_sync", action="store_false")
-    mount.add_argument("--multithreaded", action="store_true",
-                       help="libfuse's multithreaded loop (default: one thread, which measured faster: the "
-                            "GIL serialises the handlers anyway and thread handoffs cost latency)")
-    mount.add_argument("--exit-with-parent", action="store_true",
-                       help="stop cleanly when the process that started the daemon dies")
-    mount.add_argument("--debug", action="store_true")
-    bench = sub.add_parser("bench", help="redis-benchmark through the filesystem vs a plain directory")
-    bench.add_argument("--configs", default="aof-everysec,aof-always")
-    bench.add_argument("--reps", type=int, default=3)
-    bench.add_argument("--requests", type=int, default=200000)
-    bench.add_argument("--clients", type=int, default=50)
-    bench.add_argument("--size", type=int, default=300)
-    bench.add_argument("--metadata", choices=METADATA_MODES, default="strict")
-    bench.add_argument("--writeback", type=parse_writeback, default="default")
-    bench.add_argument("--no-kernel-cache", dest="kernel_cache", action="store_false")
-    bench.add_argument("--no-real-sync", dest="real_sync", action="store_false")
-    bench.add_argument("--multithreaded", action="store_true")
-    bench.add_argument("--workdir", default=None)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if getattr(args, "debug", False) else logging.INFO,
-                        format="powerfs[%(process)d] %(levelname)s %(message)s", stream=sys.stderr)
-    if args.command == "bench":
-        from harness.powerfs.bench import main as bench_main  # noqa: PLC0415
-
-        return bench_main(args)
-    # Stop signals are taken by one thread with sigwait; blocking them here, before any thread
-    # exists, means libfuse's own threads inherit the mask and its handlers never run.
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    if isinstance(args.writeback, str):
-        args.writeback = parse_writeback(args.writeback)
-    try:
-        daemon = Daemon(args)
-    except OSError as exc:
-        log.error("cannot start: %s", exc)
-        return 1
-    return daemon.run()

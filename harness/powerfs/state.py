@@ -85,6 +85,28 @@ def default_writeback_s() -> float:
         return 30.0
 
 
+def parse_writeback(text: str | float | None) -> float | None:
+    """A writeback setting: seconds (> 0), "off" (never), or "kernel" (this machine's
+    vm.dirty_expire_centisecs). The one reader for the CLI, fault options and the daemon."""
+    if text is None:
+        return None
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        word = str(text).strip().lower()
+        if word in ("off", "none", "no"):
+            return None
+        if word in ("kernel", "default"):
+            return default_writeback_s()
+        try:
+            seconds = float(word)
+        except ValueError:
+            raise ValueError(f"writeback {text!r}: give seconds, 'off' or 'kernel'") from None
+    if not seconds > 0:
+        raise ValueError(f"writeback {text!r} must be positive seconds (or 'off')")
+    return seconds
+
+
 def _err(code: int, what: str = "") -> OSError:
     return OSError(code, os.strerror(code) + (f": {what}" if what else ""))
 

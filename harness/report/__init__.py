@@ -1,94 +1,47 @@
-"""The report: a results folder in; report.html, report.md, two overview charts and one chart per trial out.
+"""The report: a results folder in; report.html, report.md and the charts its sections draw out.
 
 `build_report` only reads what a run left behind (trials.csv, environment.json, histories,
-config copies), so a report can be rebuilt at any time without rerunning anything.
+config copies), so a report can be rebuilt at any time without rerunning anything. One report
+per run: the run's frame (title, what was measured, environment, config files) around one part
+per scenario in trials.csv (harness.report.sections).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
+from harness.report.render import render_document
+from harness.report.rundata import RunData, config_files, load_run
+from harness.report.section import Document, Paragraphs, Section, nested
+from harness.report.sections import ScenarioReport, build_scenarios
+from harness.report.sections.crash_matrix import caveats, recommendation, summary_table
+from harness.report.tables import environment_items
 
-from harness.report.caveats import caveats
-from harness.report.charts import latency_chart, tradeoff_chart
-from harness.report.describe import describe_run
-from harness.report.driver import driver_notes, driver_table, has_ceiling
-from harness.report.fsync import fsync_notes
-from harness.report.method import method
-from harness.report.perf import trial_charts
-from harness.report.recommend import recommendation
-from harness.report.render import ConfigFile, ReportContext, render
-from harness.report.rundata import RunData, load_run
-from harness.report.tables import display_summary, display_trials, environment_items, summary_table
-
-__all__ = ["build_report", "summary_table", "recommendation", "caveats"]
-
-TRADEOFF_PNG = "tradeoff.png"
-LATENCY_PNG = "latency.png"
+__all__ = ["build_report", "summary_table", "recommendation", "caveats", "document"]
 
 
-def _first(trials: pd.DataFrame, column: str) -> object:
-    if column not in trials.columns or trials[column].dropna().empty:
-        return None
-    return trials[column].dropna().iloc[0]
-
-
-def _config_files(run: RunData) -> list[ConfigFile]:
-    files = []
-    for name, text in run.config_texts.items():
-        description = None
-        if "config_description" in run.trials.columns:
-            rows = run.trials.loc[run.trials["config"] == name, "config_description"].dropna()
-            description = str(rows.iloc[0]) if len(rows) else None
-        files.append(ConfigFile(name, description, text))
-    return files
-
-
-def _with_trial_facts(run: RunData) -> dict:
-    """environment.json, completed from trials.csv where it is silent (an older or partial run)."""
-    environment = dict(run.environment)
-    for key in ("duration_s", "backend", "image"):
-        if environment.get(key) is None and _first(run.trials, key) is not None:
-            environment[key] = _first(run.trials, key)
-    return environment
+def document(run: RunData, parts: list[ScenarioReport]) -> Document:
+    """The report of a run. One scenario: its title, description and sections are the report's.
+    Several: a section per scenario, its own sections one heading level down."""
+    run_id = run.environment.get("run_id") or run.first("run_id")
+    frame = dict(run_id=str(run_id) if run_id else None, environment=environment_items(run.environment),
+                 configs=config_files(run))
+    if len(parts) == 1:
+        return Document(parts[0].title, description=parts[0].description, sections=parts[0].sections, **frame)
+    sections = [Section(part.title, [Paragraphs([part.description])], anchor=part.scenario,
+                        sections=nested(part.scenario, part.sections)) for part in parts]
+    names = ", ".join(f"`{part.scenario}`" for part in parts)
+    return Document(f"Run {run_id}: {len(parts)} scenarios", description=f"This run measured the scenarios {names}; "
+                    "each has its own part below. Every number in this report was measured in this run.",
+                    sections=sections, **frame)
 
 
 def build_report(run_dir: Path) -> dict[str, Path]:
-    """Write report.html, report.md, tradeoff.png, latency.png and charts/<trial_id>.png into
-    `run_dir`; return their paths, keyed by their names relative to it."""
-    run_dir = Path(run_dir)
-    run = load_run(run_dir)
-    summary = summary_table(run.trials)
-
-    tradeoff = tradeoff_chart(summary, run_dir / TRADEOFF_PNG)
-    latency, chart_notes = latency_chart(run, run_dir / LATENCY_PNG)
-    per_trial = trial_charts(run, run_dir)
-
-    run_id = run.environment.get("run_id") or _first(run.trials, "run_id")
-    faults = [str(f) for f in dict.fromkeys(summary["fault"].tolist())] if not summary.empty else []
-    context = ReportContext(
-        title="crash-matrix: acknowledged sessions lost in a crash, per persistence config",
-        run_id=str(run_id) if run_id is not None else None,
-        description=describe_run(run.trials, run.environment, summary),
-        recommendations=recommendation(summary),
-        summary=display_summary(summary),
-        disk_notes=fsync_notes(run.environment, summary, run.config_texts, run.trials),
-        driver=driver_table(summary) if has_ceiling(summary) else None,
-        driver_notes=driver_notes(summary),
-        tradeoff_png=TRADEOFF_PNG,
-        latency_png=LATENCY_PNG,
-        chart_notes=chart_notes,
-        trial_charts=per_trial,
-        method=method(run.environment, _first(run.trials, "duration_s"), _first(run.trials, "concurrency"),
-                      faults=faults, ceiling=has_ceiling(summary)),
-        caveats=caveats(_with_trial_facts(run), summary),
-        trials=display_trials(run.trials),
-        environment=environment_items(run.environment),
-        configs=_config_files(run),
-    )
-    documents = render(context, run_dir)
-    paths = {"report.html": documents["report.html"], "report.md": documents["report.md"],
-             TRADEOFF_PNG: tradeoff, LATENCY_PNG: latency}
-    paths.update({chart.path: run_dir / chart.path for chart in per_trial if chart.path})
+    """Write report.html, report.md and every chart the sections draw into `run_dir`; return their
+    paths, keyed by their names relative to it."""
+    run = load_run(Path(run_dir))
+    parts = build_scenarios(run, run.run_dir)
+    paths = render_document(document(run, parts), run.run_dir)
+    for part in parts:
+        paths.update(part.files)
     return paths

@@ -9,18 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+# One reading of an empty cell and of a boolean for the whole harness: the records' own.
+from harness.record import is_missing, truthy
+
+__all__ = ["DASH", "Formatter", "is_missing", "truthy", "count", "rate", "ms", "seconds", "seconds_precise",
+           "spread", "percent_of", "plain", "ratio", "of", "flag", "text", "words"]
+
 DASH = "–"  # a value that was not measured (missing column, no trial)
 
 Formatter = Callable[[object], str]
-
-
-def is_missing(value: object) -> bool:
-    if value is None:
-        return True
-    try:
-        return math.isnan(float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 def count(value: object) -> str:
@@ -104,18 +101,15 @@ def flag(value: object) -> str:
     return "yes" if truthy(value) else "no"
 
 
-def truthy(value: object) -> bool:
-    """trials.csv booleans as pandas reads them: True/False, 'True'/'False', 1/0 (missing is False)."""
-    if is_missing(value):
-        return False
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    return bool(value)
-
-
 def text(value: object) -> str | None:
     """A free-text cell (a log line, a mode): None when empty or missing."""
     if is_missing(value):
         return None
     value = str(value).strip()
     return value or None
+
+
+def words(name: str) -> str:
+    """A column name as a header: 'unsynced_bytes_at_cut' -> 'Unsynced bytes at cut'."""
+    spaced = name.replace("_", " ").strip()
+    return spaced[:1].upper() + spaced[1:]

@@ -13,7 +13,6 @@ out (series.MAX_MARKS).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,12 +20,16 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from harness import faults
+from harness.checkers.durability import Durability
+from harness.checkers.speed import Speed
+from harness.record import Restart, TrialRecord
 from harness.report import fmt
-from harness.report.faults import fault_label
 from harness.report.plotting import (FAILED_COLOR, FAILED_RESTART_COLOR, OUTAGE_COLOR, UNKNOWN_COLOR, counts_text,
                                      draw_latency, plt, right_edge, save, shade_fault)
 from harness.report.rundata import RunData, read_history
-from harness.report.series import BUCKET_S, Panel, all_panels, latency_series
+from harness.report.section import Gallery, GalleryItem
+from harness.report.series import BUCKET_S, Panel, latency_series
 
 CHARTS_DIR = "charts"
 FIGSIZE = (7.0, 4.2)
@@ -34,33 +37,28 @@ THROUGHPUT_COLOR = "#3b6ea8"
 LATENCY_COLOR = "#2f4f6f"
 
 
-@dataclass(frozen=True)
-class TrialChart:
-    """One gallery entry: the chart's path relative to the report (None: not drawn) and a caption."""
-
-    trial_id: str
-    config: str
-    fault: str
-    path: str | None
-    caption: str
-    note: str | None = None  # why there is no chart
+HTML_INTRO = ("Top: acknowledged operations per second per 100 ms; bottom: p50 and p99 latency per 100 ms (log "
+              "scale); x: seconds since load start, the phase after the restart included. Click a chart for full size.")
+MD_INTRO = ("Throughput (acknowledged ops/s per 100 ms) above latency (p50 and p99 per 100 ms, log scale), seconds "
+            "since load start, the phase after the restart included:")
 
 
 def chart_path(trial_id: str) -> str:
     return f"{CHARTS_DIR}/{trial_id}.png"
 
 
-def _caption(row: pd.Series) -> str:
-    """The trial's outcome in a few figures, all from trials.csv."""
+def caption(record: TrialRecord) -> str:
+    """The trial's outcome in a few figures, all from its record."""
+    durability, speed = record.get(Durability), record.get(Speed)
     parts = []
-    if fmt.truthy(row.get("restart_failed")):
+    if record[Restart].restart_failed:
         parts.append("restart failed")
-    if not fmt.is_missing(row.get("lost_sessions")):
-        parts.append(f"{fmt.count(row.get('lost_sessions'))} lost")
-    if not fmt.is_missing(row.get("throughput_ops_s")):
-        parts.append(f"{fmt.rate(row.get('throughput_ops_s'))} ops/s")
-    if not fmt.is_missing(row.get("downtime_s")):
-        parts.append(f"down {fmt.seconds_precise(row.get('downtime_s'))} s")
+    if durability is not None:
+        parts.append(f"{fmt.count(durability.lost_sessions)} lost")
+    if speed is not None and not fmt.is_missing(speed.throughput_ops_s):
+        parts.append(f"{fmt.rate(speed.throughput_ops_s)} ops/s")
+    if speed is not None and not fmt.is_missing(speed.downtime_s):
+        parts.append(f"down {fmt.seconds_precise(speed.downtime_s)} s")
     return ", ".join(parts)
 
 
@@ -96,7 +94,7 @@ class _Canvas:
         ax.ignore_existing_data_limits = True  # the next trial's artists set the limits afresh
         ax.set_autoscale_on(True)
 
-    def draw(self, panel: Panel, row: pd.Series, history: pd.DataFrame, path: Path) -> None:
+    def draw(self, panel: Panel, caption: str, history: pd.DataFrame, path: Path) -> None:
         top, bottom = self.top, self.bottom
         self._reset(top)
         self._reset(bottom)
@@ -116,8 +114,7 @@ class _Canvas:
         bottom.set_xlim(0 if len(series.bucket_s) == 0 else min(0.0, float(series.bucket_s[0])), right)
         for failed, legend in self.legends.items():
             legend.set_visible(failed == panel.restart_failed)
-        caption = _caption(row)
-        self.title.set_text(f"{panel.trial_id}: {panel.config}, {fault_label(panel.fault)}"
+        self.title.set_text(f"{panel.trial_id}: {panel.config}, {faults.info(panel.fault).label}"
                             + (f" ({caption})" if caption else ""))
         save(self.fig, path, close=False)
 
@@ -125,30 +122,35 @@ class _Canvas:
         plt.close(self.fig)
 
 
-def trial_charts(run: RunData, out_dir: Path) -> list[TrialChart]:
+def _why_not_drawn(history: pd.DataFrame | None) -> str | None:
+    if history is None:
+        return "history missing or unreadable"
+    if not (history["phase"] != "baseline").any():
+        return "no load or after-fault operations in the history"
+    return None
+
+
+def trial_gallery(run: RunData, out_dir: Path) -> Gallery:
     """Draw `charts/<trial_id>.png` for every trial whose history can be read; one entry per trial."""
     directory = out_dir / CHARTS_DIR
     directory.mkdir(exist_ok=True)
-    entries: list[TrialChart] = []
+    items: list[GalleryItem] = []
     canvas: _Canvas | None = None
     try:
-        for panel, (_, row) in zip(all_panels(run.trials), run.trials.iterrows()):
+        for record in run.records:
+            panel, text = Panel.of(record), caption(record)
             path = out_dir / chart_path(panel.trial_id)
+            alt = f"Throughput and latency of trial {panel.trial_id}"
             history = read_history(run.history_path(panel.trial_id))
-            reason = None
-            if history is None:
-                reason = "history missing or unreadable"
-            elif not (history["phase"] != "baseline").any():
-                reason = "no load or after-fault operations in the history"
+            reason = _why_not_drawn(history)
             if reason:
                 path.unlink(missing_ok=True)  # a chart left from an earlier build would no longer match the report
-                entries.append(TrialChart(panel.trial_id, panel.config, panel.fault, None, _caption(row), reason))
+                items.append(GalleryItem(panel.trial_id, None, text, alt, reason))
                 continue
             canvas = canvas or _Canvas()
-            canvas.draw(panel, row, history, path)
-            entries.append(TrialChart(panel.trial_id, panel.config, panel.fault, chart_path(panel.trial_id),
-                                      _caption(row)))
+            canvas.draw(panel, text, history, path)
+            items.append(GalleryItem(panel.trial_id, chart_path(panel.trial_id), text, alt))
     finally:
         if canvas is not None:
             canvas.close()
-    return entries
+    return Gallery(items, HTML_INTRO, MD_INTRO)

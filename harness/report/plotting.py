@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
+from harness import faults  # noqa: E402
 from harness.report import fmt  # noqa: E402
-from harness.report.faults import fault_label  # noqa: E402
 from harness.report.series import LatencySeries, Panel  # noqa: E402
 
 DPI = 110
@@ -42,21 +42,21 @@ def save(fig: Figure, path: Path, close: bool = True) -> Path:
 
 def shade_fault(ax, panel: Panel, right_s: float, labels: bool = True) -> None:
     """The fault window, from the fault to ready (or, when the restart failed, to the chart's end)."""
-    if fmt.is_missing(panel.kill_at_s):
+    if fmt.is_missing(panel.fault_at_s):
         return
     end = right_s if panel.restart_failed or fmt.is_missing(panel.ready_at_s) else panel.ready_at_s
-    ax.axvspan(panel.kill_at_s, max(end, panel.kill_at_s),
+    ax.axvspan(panel.fault_at_s, max(end, panel.fault_at_s),
                color=FAILED_RESTART_COLOR if panel.restart_failed else OUTAGE_COLOR, zorder=0, linewidth=0)
-    ax.axvline(panel.kill_at_s, color="0.2", linestyle="-", linewidth=1.0)
+    ax.axvline(panel.fault_at_s, color="0.2", linestyle="-", linewidth=1.0)
     if not panel.restart_failed and not fmt.is_missing(panel.ready_at_s):
         ax.axvline(panel.ready_at_s, color="0.2", linestyle="--", linewidth=1.0)
     if not labels:
         return
     # The outage can be a few ms wide: the fault's label goes left of its line, "ready" right of its own.
-    ax.text(panel.kill_at_s, 0.99, f"{fault_label(panel.fault)} ", transform=ax.get_xaxis_transform(), fontsize=7,
-            va="top", ha="right")
+    ax.text(panel.fault_at_s, 0.99, f"{faults.info(panel.fault).label} ", transform=ax.get_xaxis_transform(),
+            fontsize=7, va="top", ha="right")
     if panel.restart_failed:
-        ax.text(panel.kill_at_s, 0.99, " restart failed", transform=ax.get_xaxis_transform(), fontsize=7,
+        ax.text(panel.fault_at_s, 0.99, " restart failed", transform=ax.get_xaxis_transform(), fontsize=7,
                 va="top", ha="left", color="darkred")
     elif not fmt.is_missing(panel.ready_at_s):
         ax.text(panel.ready_at_s, 0.99, " ready", transform=ax.get_xaxis_transform(), fontsize=7, va="top",
@@ -94,7 +94,7 @@ def right_edge(series: LatencySeries, panel: Panel) -> float:
     """Where a chart's time axis ends: the last bucket, or the fault window if that is later."""
     ends = [float(series.bucket_s.max()) + 0.1] if len(series.bucket_s) else []
     ends += [float(v.max()) for v in (series.unknown_s, series.failed_s) if len(v)]
-    ends += [v for v in (panel.kill_at_s, panel.ready_at_s) if not fmt.is_missing(v)]
+    ends += [v for v in (panel.fault_at_s, panel.ready_at_s) if not fmt.is_missing(v)]
     return max(ends) if ends else 1.0
 
 

@@ -7,29 +7,26 @@ cost of a restart), and the slope of bytes on disk against sessions (bytes per s
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-import matplotlib
-from markupsafe import Markup, escape
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import FuncFormatter
 
-matplotlib.use("Agg")  # no GUI backend, ever
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from harness.errors import HarnessError
+from harness.record import is_missing
+from harness.report import fmt
+from harness.report.plotting import MARKERS, plt, save
+from harness.report.render import render_document
+from harness.report.section import Bullets, ConfigFile, Document, Figure, Paragraphs, Section, Table
+from harness.results import read_environment
 
 RECOVERY_CSV = "recovery.csv"
 RECOVERY_PNG = "recovery.png"
 RECOVERY_MD = "recovery.md"
 RECOVERY_HTML = "recovery.html"
-MARKERS = ["o", "s", "^", "D", "v", "P"]
-DPI = 110
-DASH = "–"
+DASH = fmt.DASH
 
 
 # -- the growth fit ---------------------------------------------------------------------------
@@ -110,15 +107,8 @@ def _by_config(frame: pd.DataFrame):
 
 # -- formatting -------------------------------------------------------------------------------
 
-def _missing(value) -> bool:
-    try:
-        return value is None or math.isnan(float(value))
-    except (TypeError, ValueError):
-        return True
-
-
-def _s(value) -> str:
-    return DASH if _missing(value) else f"{float(value):,.3f}"
+_missing = is_missing
+_s = fmt.seconds
 
 
 def _mb(value) -> str:
@@ -254,9 +244,7 @@ def recovery_chart(frame: pd.DataFrame, path: Path) -> Path:
     left.legend(fontsize=8, loc="upper left")
     right.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI, format="png")
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -315,130 +303,49 @@ def _memory_sentence(frame: pd.DataFrame, env: dict) -> str:
     return text + ". Values are generated a batch at a time: the harness never holds the data set."
 
 
-def _inline(text: str) -> Markup:
-    """`code` spans in a sentence as <code>, everything else escaped."""
-    parts = str(text).split("`")
-    return Markup("").join(Markup("<code>%s</code>") % part if i % 2 else escape(part) for i, part in enumerate(parts))
-
-
-_JINJA = jinja2.Environment(autoescape=True)
-_JINJA.filters["inline"] = _inline
-_HTML = _JINJA.from_string("""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title>
-<style>
-  body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d1d1f; max-width: 76rem;
-         margin: 2rem auto; padding: 0 1.2rem; }
-  h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
-  code { font: 13px ui-monospace, Menlo, Consolas, monospace; background: #f4f4f6; padding: 0 .25em; }
-  .table-wrap { overflow-x: auto; }
-  table { border-collapse: collapse; font-size: 13px; margin: .6rem 0; }
-  th, td { border: 1px solid #d8d8de; padding: .25rem .5rem; white-space: nowrap; }
-  th { background: #f0f0f4; text-align: left; }
-  td.num { text-align: right; font-variant-numeric: tabular-nums; }
-  .note { color: #6b6b70; font-size: 13px; }
-  img { max-width: 100%; height: auto; border: 1px solid #e4e4e8; }
-  dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: 13px; }
-  dt { font-weight: 600; } dd { margin: 0; word-break: break-all; }
-</style>
-</head>
-<body>
-<h1>{{ title }}</h1>
-<p class="note">Run <code>{{ run_id }}</code>{% if server %}, {{ server }}{% endif %}</p>
-<h2>Growth</h2>
-<ul>{% for s in growth %}<li>{{ s | inline }}</li>{% endfor %}</ul>
-<p>{{ memory }}</p>
-<h2>Measured points</h2>
-<p class="note">Medians over restarts of each point; bytes/session is the files' total over the sessions.</p>
-<div class="table-wrap"><table>
-<thead><tr>{% for h in headers %}<th>{{ h }}</th>{% endfor %}</tr></thead>
-<tbody>{% for row in rows %}<tr>{% for cell in row %}<td{% if numeric[loop.index0] %} class="num"{% endif %}>{{ cell }}</td>{% endfor %}</tr>
-{% endfor %}</tbody>
-</table></div>
-<h2>Chart</h2>
-<img src="{{ png }}" alt="Recovery time and data on disk against sessions, log-log, one line per config">
-<p class="note">Left: restart call to ready (solid, markers at measured points) and the server's own load time
-from its log (dashed). Right: the persistence files on disk (an RDB file and an AOF base with the RDB preamble
-hold the same encoding, so their lines can lie on top of each other). Both axes logarithmic.</p>
-<h2>What was measured</h2>
-<ol>{% for step in method %}<li>{{ step | inline }}</li>{% endfor %}</ol>
-<h2>Caveats</h2>
-<ul>{% for c in caveats %}<li>{{ c }}</li>{% endfor %}</ul>
-<h2>Configs</h2>
-{% for name, text in configs %}<p><code>{{ name }}</code></p><pre><code>{{ text }}</code></pre>{% endfor %}
-<h2>Environment</h2>
-<dl>{% for k, v in environment %}<dt>{{ k }}</dt><dd>{{ v }}</dd>{% endfor %}</dl>
-</body>
-</html>
-""")
-
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def _markdown(ctx: dict) -> str:
-    lines = [f"# {ctx['title']}", "", f"Run `{ctx['run_id']}`" + (f", {ctx['server']}" if ctx["server"] else ""), "",
-             "## Growth", ""]
-    lines += [f"- {s}" for s in ctx["growth"]]
-    lines += ["", ctx["memory"], "", "## Measured points", "",
-              "Medians over restarts of each point; bytes/session is the files' total over the sessions.", "",
-              "| " + " | ".join(ctx["headers"]) + " |",
-              "| " + " | ".join("---:" if n else "---" for n in ctx["numeric"]) + " |"]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in ctx["rows"]]
-    lines += ["", "## Chart", "", f"![recovery time and data on disk against sessions]({ctx['png']})", "",
-              "Left: restart call to ready (solid) and the server's own load time from its log (dashed). "
-              "Right: the persistence files on disk (an RDB file and an AOF base with the RDB preamble hold the same "
-              "encoding, so their lines can lie on top of each other). Both axes logarithmic.", "",
-              "## What was measured", ""]
-    lines += [f"{i}. {step}" for i, step in enumerate(ctx["method"], 1)]
-    lines += ["", "## Caveats", ""] + [f"- {c}" for c in ctx["caveats"]]
-    lines += ["", "## Environment", ""] + [f"- {k}: {_md_cell(v)}" for k, v in ctx["environment"]]
-    return "\n".join(lines) + "\n"
-
-
 def read_recovery(run_dir: Path) -> pd.DataFrame:
     path = Path(run_dir) / RECOVERY_CSV
     if not path.exists():
-        from harness.errors import HarnessError  # noqa: PLC0415
-
         raise HarnessError(f"{run_dir} holds no {RECOVERY_CSV}: not a recovery-curve results folder")
     return pd.read_csv(path)
+
+
+CHART_NOTE = ("Left: restart call to ready (solid, markers at measured points) and the server's own load time from "
+              "its log (dashed). Right: the persistence files on disk (an RDB file and an AOF base with the RDB "
+              "preamble hold the same encoding, so their lines can lie on top of each other). Both axes logarithmic.")
+
+
+def recovery_document(frame: pd.DataFrame, env: dict, run_dir: Path, png: str) -> Document:
+    """The recovery report as the shared blocks: growth, points, chart, method, caveats."""
+    server = str(frame["server"].iloc[0]) if "server" in frame and len(frame) else ""
+    backend = str(frame["backend"].iloc[0]) if "backend" in frame and len(frame) else ""
+    configs = []
+    for name in dict.fromkeys(frame["config"]):
+        conf = run_dir / "configs" / f"{name}.conf"
+        configs.append(ConfigFile(str(name), None, conf.read_text() if conf.exists() else None))
+    sections = [
+        Section("Growth", [Bullets(sentences(growth(frame))), Paragraphs([_memory_sentence(frame, env)])],
+                anchor="growth"),
+        Section("Measured points", [
+            Paragraphs(["Medians over restarts of each point; bytes/session is the files' total over the sessions."],
+                       style="note"),
+            Table(TABLE_HEADERS, point_table(frame), TABLE_NUMERIC)], anchor="points"),
+        Section("Chart", [Figure(png, "Recovery time and data on disk against sessions, log-log, one line per config",
+                                 CHART_NOTE)], anchor="chart"),
+        Section("What was measured", [Bullets(method(env), ordered=True)], anchor="method"),
+        Section("Caveats", [Bullets(CAVEATS)], anchor="caveats"),
+    ]
+    where = ", ".join(filter(None, [server, f"{backend} backend" if backend else ""]))
+    return Document("Recovery cost as data grows", str(env.get("run_id", run_dir.name)),
+                    f"Restart time after kill -9 against data size, per persistence config ({where}). Every number "
+                    "was measured in this run.", sections, _environment_items(env), configs)
 
 
 def build_recovery_report(run_dir: Path) -> dict[str, Path]:
     """Write recovery.png, recovery.md and recovery.html from recovery.csv (rebuildable any time)."""
     run_dir = Path(run_dir)
     frame = read_recovery(run_dir)
-    env_path = run_dir / "environment.json"
-    env = json.loads(env_path.read_text()) if env_path.exists() else {}
+    env = read_environment(run_dir)
     png = recovery_chart(frame, run_dir / RECOVERY_PNG)
-    server = str(frame["server"].iloc[0]) if "server" in frame and len(frame) else ""
-    backend = str(frame["backend"].iloc[0]) if "backend" in frame and len(frame) else ""
-    configs = []
-    for name in dict.fromkeys(frame["config"]):
-        conf = run_dir / "configs" / f"{name}.conf"
-        configs.append((name, conf.read_text() if conf.exists() else "(no copy found)"))
-    ctx = {
-        "title": "Recovery cost as data grows",
-        "run_id": env.get("run_id", run_dir.name),
-        "server": ", ".join(filter(None, [server, f"{backend} backend" if backend else ""])),
-        "growth": sentences(growth(frame)),
-        "memory": _memory_sentence(frame, env),
-        "headers": TABLE_HEADERS,
-        "numeric": TABLE_NUMERIC,
-        "rows": point_table(frame),
-        "png": png.name,
-        "method": method(env),
-        "caveats": CAVEATS,
-        "configs": configs,
-        "environment": _environment_items(env),
-    }
-    md = run_dir / RECOVERY_MD
-    md.write_text(_markdown(ctx))
-    html = run_dir / RECOVERY_HTML
-    html.write_text(_HTML.render(**ctx))
-    return {RECOVERY_PNG: png, RECOVERY_MD: md, RECOVERY_HTML: html}
+    paths = render_document(recovery_document(frame, env, run_dir, png.name), run_dir, RECOVERY_HTML, RECOVERY_MD)
+    return {RECOVERY_PNG: png, RECOVERY_MD: paths[RECOVERY_MD], RECOVERY_HTML: paths[RECOVERY_HTML]}

@@ -1,52 +1,22 @@
-"""Turning the run's facts into report.html and report.md through the jinja2 templates.
+"""Writing a document (harness.report.section) as HTML and Markdown through the jinja2 templates.
 
-The context is built once and shared, so the two formats cannot drift apart: they differ
-only in markup. HTML autoescapes everything; Markdown escapes through explicit filters.
+The document is built once and shared, so the two formats cannot drift apart: they differ
+only in markup. HTML autoescapes everything; Markdown escapes through explicit filters. The
+templates draw the frame and every block type generically, so any scenario's sections render.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup, escape
 
-from harness.report.method import Method
-from harness.report.perf import TrialChart
-from harness.report.tables import Table
+from harness.report.section import Document
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-@dataclass(frozen=True)
-class ConfigFile:
-    name: str
-    description: str | None
-    text: str | None  # None: no copy of the file was found
-
-
-@dataclass(frozen=True)
-class ReportContext:
-    title: str
-    run_id: str | None
-    description: str
-    recommendations: list[str]
-    summary: Table
-    disk_notes: list[str]  # the disk's fsync limit, under the summary
-    driver: Table | None  # throughput against the redis-benchmark ceiling; None: no ceiling measured
-    driver_notes: list[str]
-    tradeoff_png: str
-    latency_png: str
-    chart_notes: list[str]
-    trial_charts: list[TrialChart]
-    method: Method
-    caveats: list[str]
-    trials: Table
-    environment: list[tuple[str, str]]
-    configs: list[ConfigFile]
 
 
 # -- markup filters -----------------------------------------------------------------------------
@@ -114,12 +84,17 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(context: ReportContext, out_dir: Path) -> dict[str, Path]:
+HTML_TEMPLATE = "report.html"
+MD_TEMPLATE = "report.md"
+
+
+def render_document(document: Document, out_dir: Path, html_name: str = "report.html",
+                    md_name: str = "report.md") -> dict[str, Path]:
+    """Write `document` as `out_dir/html_name` and `out_dir/md_name`; return the paths by those names."""
     env = environment()
     paths = {}
-    for name in ("report.html", "report.md"):
-        text = env.get_template(name).render(r=context)
-        path = out_dir / name
-        path.write_text(text, encoding="utf-8")
+    for template, name in ((HTML_TEMPLATE, html_name), (MD_TEMPLATE, md_name)):
+        path = Path(out_dir) / name
+        path.write_text(env.get_template(template).render(d=document), encoding="utf-8")
         paths[name] = path
     return paths

@@ -7,13 +7,16 @@ deleted to save space, an environment.json from an older harness).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
+from harness import schema
+from harness.record import Identity, TrialRecord
+from harness.report.section import ConfigFile
+from harness.results import read_environment, table_path
 
-from harness.results import read_environment, read_trials  # noqa: F401 - re-exported for the report
 HISTORIES = "histories"
 CONFIGS = "configs"
 
@@ -21,15 +24,40 @@ CONFIGS = "configs"
 HISTORY_COLUMNS = ["phase", "kind", "start_ns", "end_ns", "outcome"]
 
 
+def read_records(run_dir: Path) -> list[TrialRecord]:
+    return schema.read_records(table_path(run_dir))
+
+
+def read_trials(run_dir: Path) -> pd.DataFrame:
+    """trials.csv as typed records, as one table (every schema column present)."""
+    return schema.records_frame(read_records(run_dir))
+
+
 @dataclass
 class RunData:
     run_dir: Path
-    trials: pd.DataFrame
+    records: list[TrialRecord]
+    trials: pd.DataFrame  # the records as a table (harness.schema.records_frame)
     environment: dict
     config_texts: dict[str, str | None] = field(default_factory=dict)  # None: file not found
 
     def history_path(self, trial_id: str) -> Path:
         return self.run_dir / HISTORIES / f"{trial_id}.parquet"
+
+    def scenarios(self) -> list[str]:
+        """The scenarios whose trials are in trials.csv, as first seen; a run without trials is
+        reported as the default scenario (what an old row without the column was)."""
+        return list(dict.fromkeys(r.identity.scenario for r in self.records)) or [Identity().scenario]
+
+    def only(self, scenario: str) -> RunData:
+        """The same run, with only the trials of `scenario`."""
+        records = [r for r in self.records if r.identity.scenario == scenario]
+        return replace(self, records=records, trials=schema.records_frame(records))
+
+    def first(self, column: str) -> object:
+        """The first recorded value of a column (None when no trial has one)."""
+        values = self.trials[column].dropna() if column in self.trials.columns else pd.Series(dtype=object)
+        return values.iloc[0] if len(values) else None
 
 
 def config_text(run_dir: Path, environment: dict, name: str) -> str | None:
@@ -56,11 +84,22 @@ def unique_in_order(values: pd.Series) -> list[str]:
 
 def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
-    trials = read_trials(run_dir)
+    records = read_records(run_dir)
+    trials = schema.records_frame(records)
     environment = read_environment(run_dir)
-    names = unique_in_order(trials["config"]) if "config" in trials.columns else []
+    names = unique_in_order(trials["config"])
     texts = {name: config_text(run_dir, environment, name) for name in names}
-    return RunData(run_dir, trials, environment, texts)
+    return RunData(run_dir, records, trials, environment, texts)
+
+
+def config_files(run: RunData) -> list[ConfigFile]:
+    """Every config the run measured, with its description and the file as it was used."""
+    files = []
+    for name, text in run.config_texts.items():
+        descriptions = run.trials.loc[run.trials["config"] == name, "config_description"]
+        description = next((str(d) for d in descriptions if isinstance(d, str) and d), None)
+        files.append(ConfigFile(name, description, text))
+    return files
 
 
 def read_history(path: Path) -> pd.DataFrame | None:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness import faults
 from harness.latency import time_series
+from harness.record import Restart, Times, TrialRecord
 from harness.report import fmt
-from harness.report.faults import fault_order
 
 BUCKET_S = 0.1
 MIN_LATENCY_MS = 1e-3  # a log axis cannot show 0 ms; clock granularity can produce it
@@ -25,58 +26,41 @@ MAX_MARKS = 3000  # unknown/failed operations drawn per chart; more only slow th
 class Panel:
     """One trial, as a time chart needs it: who, which fault, and when things happened."""
 
+    server: str
     config: str
     trial_id: str
     fault: str
-    load_start_ns: float  # NaN: take it from the history
-    kill_at_s: float
+    trial: int
+    load_start_ns: int  # 0: not recorded, take it from the history
+    fault_at_s: float
     ready_at_s: float  # for a failed restart: when the harness gave up, not a ready server
     restart_failed: bool = False
-    trial: int = 1
+
+    @classmethod
+    def of(cls, record: TrialRecord) -> Panel:
+        identity, times = record.identity, record[Times]
+        return cls(identity.server, identity.config, identity.trial_id, identity.fault, identity.trial,
+                   times.load_start_ns, times.fault_at_s, times.ready_at_s, record[Restart].restart_failed)
 
 
-def _float(row: pd.Series, name: str) -> float:
-    value = row.get(name)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def trial_panel(row: pd.Series) -> Panel:
-    config = str(row.get("config", "?"))
-    fault = str(row.get("fault", "kill9")) if not fmt.is_missing(row.get("fault")) else "kill9"
-    trial = int(_float(row, "trial")) if not fmt.is_missing(row.get("trial")) else 1
-    load_start = _float(row, "load_start_ns")
-    kill_at, ready_at = _float(row, "kill_at_s"), _float(row, "ready_at_s")
-    # Older rows may carry only the wall-clock stamps; derive the offsets from them.
-    if fmt.is_missing(kill_at) and not fmt.is_missing(load_start):
-        kill_at = (_float(row, "kill_ns") - load_start) / 1e9
-    if fmt.is_missing(ready_at) and not fmt.is_missing(load_start):
-        ready_at = (_float(row, "ready_ns") - load_start) / 1e9
-    trial_id = fmt.text(row.get("trial_id")) or f"{config}__{fault}__{trial}"
-    return Panel(config, trial_id, fault, load_start, kill_at, ready_at, fmt.truthy(row.get("restart_failed")),
-                 trial)
-
-
-def all_panels(trials: pd.DataFrame) -> list[Panel]:
+def all_panels(records: list[TrialRecord]) -> list[Panel]:
     """Every trial, in trials.csv order."""
-    if trials.empty:
-        return []
-    return [trial_panel(row) for _, row in trials.iterrows()]
+    return [Panel.of(record) for record in records]
 
 
-def choose_panels(trials: pd.DataFrame) -> list[Panel]:
-    """The first trial (by trial number) of each (config, fault), configs then faults in first-seen order."""
-    panels = all_panels(trials)
-    first: dict[tuple[str, str], Panel] = {}
+def choose_panels(records: list[TrialRecord]) -> list[Panel]:
+    """The first trial (by trial number) of each (server, config, fault): servers, then configs in
+    first-seen order, faults gentlest first."""
+    panels = all_panels(records)
+    first: dict[tuple[str, str, str], Panel] = {}
     for panel in panels:
-        key = (panel.config, panel.fault)
+        key = (panel.server, panel.config, panel.fault)
         if key not in first or panel.trial < first[key].trial:
             first[key] = panel
+    servers = list(dict.fromkeys(p.server for p in panels))
     configs = list(dict.fromkeys(p.config for p in panels))
-    faults = fault_order([p.fault for p in panels])
-    return [first[(c, f)] for c in configs for f in faults if (c, f) in first]
+    fault_names = faults.order(p.fault for p in panels)
+    return [first[key] for key in ((s, c, f) for s in servers for c in configs for f in fault_names) if key in first]
 
 
 @dataclass(frozen=True)
@@ -114,7 +98,7 @@ def latency_series(history: pd.DataFrame, load_start_ns: float) -> LatencySeries
     """
     # Compare categoricals directly: astype(str) on a 100k-row history costs more than the plot.
     history = history[(history["phase"] != "baseline").to_numpy()]
-    if fmt.is_missing(load_start_ns):
+    if fmt.is_missing(load_start_ns) or load_start_ns <= 0:  # not recorded: the first operation's start
         load_start_ns = float(history["start_ns"].min()) if len(history) else 0.0
     origin = int(load_start_ns)
     series = time_series(history, origin, BUCKET_S)

@@ -1,246 +1,143 @@
-"""The summary table (one row per config and fault) and the readable versions of both tables."""
+"""Readable tables (strings) for the HTML and Markdown: columns, the every-trial table, the environment.
+
+A `Column` turns a row (of the typed trials frame, or of a summary) into a cell. Columns that a
+run cannot fill (a restart error nobody had, a ceiling never measured) are left out rather than
+shown empty. The columns a fault adds to trials.csv come from the fault's own column group
+(harness.faults), shown only for the trials of a fault that records them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import pandas as pd
 
+from harness import faults
+from harness.record import Columns
 from harness.report import fmt
-from harness.report.faults import is_power_fault
+from harness.report.section import Table
 
-# Medians of these, per (config, fault). Every one is a column of the summary even when
-# trials.csv lacks it (NaN then), so callers can rely on the names.
-MEDIAN_COLUMNS = (
-    "acked_writes", "lost_sessions", "lost_writes", "resurrected_sessions", "stale_refreshes",
-    "corrupt_values", "loss_window_s", "throughput_ops_s", "p50_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms",
-    "ceiling_ops_s", "driver_ceiling_ratio", "ceiling_p50_ms", "ceiling_p99_ms", "recovery_s", "downtime_s",
-    "unsynced_bytes_at_cut",
-)
-# Shown only when trials.csv has them (the checker counts them; the table is more honest with them).
-OPTIONAL_MEDIAN_COLUMNS = ("old_values", "unknown_ops")
-# min and max as well: the spread the reader needs to judge noise, and the worst case the
-# recommendation needs (a config that lost sessions in any trial is not "zero loss").
-SPREAD_COLUMNS = (
-    "lost_sessions", "throughput_ops_s", "p99_ms", "recovery_s", "resurrected_sessions", "corrupt_values",
-    "ceiling_ops_s", "driver_ceiling_ratio", "downtime_s",
-)
-# Text facts of a power-loss fault, per (config, fault): the distinct values, joined.
-TEXT_COLUMNS = ("fs_metadata", "fs_writeback")
+Cell = Callable[[Any], str]
 
-
-def _first_seen_rank(values: pd.Series) -> dict[str, int]:
-    return {value: rank for rank, value in enumerate(dict.fromkeys(values.astype(str).tolist()))}
-
-
-def _restart_failed(trials: pd.DataFrame) -> pd.Series | None:
-    """Per trial, did the restart fail? None when trials.csv has no such column (an older run,
-    whose harness stopped a trial whose server would not restart, so every recorded trial restarted)."""
-    if "restart_failed" not in trials.columns:
-        return None
-    return trials["restart_failed"].map(fmt.truthy).astype(bool)
-
-
-def _first_error(group: pd.DataFrame, failed: pd.Series | None) -> str | None:
-    """The server's complaint from the first failed restart of the group (they rarely differ)."""
-    if failed is None or "restart_error" not in group.columns:
-        return None
-    for value in group.loc[failed[group.index], "restart_error"]:
-        if fmt.text(value):
-            return fmt.text(value)
-    return None
-
-
-def _first_text(group: pd.DataFrame, column: str) -> str | None:
-    if column not in group.columns:
-        return None
-    return next((fmt.text(v) for v in group[column] if fmt.text(v)), None)
-
-
-def _distinct_text(group: pd.DataFrame, column: str) -> str | None:
-    if column not in group.columns:
-        return None
-    # plain() before text(): a writeback of 5.0 seconds is written "5", as the tables write numbers.
-    values = [fmt.text(fmt.plain(v)) for v in group[column] if not fmt.is_missing(v)]
-    distinct = list(dict.fromkeys(v for v in values if v))
-    return ", ".join(distinct) if distinct else None
-
-
-def summary_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """One row per (config, fault): trial count, medians, min/max spreads.
-
-    Rows follow the order in which configs first appear in trials.csv (the order the run
-    chose), faults within a config likewise. A metric missing from trials.csv becomes NaN
-    rather than an error, so older or partial results still summarise.
-    """
-    trials = trials.copy()
-    if "config" not in trials.columns:
-        trials["config"] = "?"
-    if "fault" not in trials.columns:
-        trials["fault"] = "kill9"  # results written before faults were a column had only kill -9
-    trials["config"] = trials["config"].astype(str)
-    trials["fault"] = trials["fault"].astype(str)
-    numeric = list(dict.fromkeys(MEDIAN_COLUMNS + OPTIONAL_MEDIAN_COLUMNS + SPREAD_COLUMNS))
-    for column in numeric:
-        if column in trials.columns:
-            trials[column] = pd.to_numeric(trials[column], errors="coerce")
-        elif column not in OPTIONAL_MEDIAN_COLUMNS:
-            trials[column] = float("nan")
-    optional = [c for c in OPTIONAL_MEDIAN_COLUMNS if c in trials.columns]
-
-    failed = _restart_failed(trials)
-    rows = []
-    for (config, fault), group in trials.groupby(["config", "fault"], sort=False):
-        row: dict[str, object] = {"config": config, "fault": fault, "trials": len(group)}
-        for column in MEDIAN_COLUMNS + tuple(optional):
-            row[column] = group[column].median()
-            if column in SPREAD_COLUMNS:
-                row[f"{column}_min"] = group[column].min()
-                row[f"{column}_max"] = group[column].max()
-        # "lost 0 sessions in 2 of 3 trials" needs the count, not only the spread.
-        row["trials_without_loss"] = int((group["lost_sessions"] == 0).sum())
-        # A server that would not start on what survived is an outcome of its own (the store is
-        # down), so it is counted, not folded into a median. NaN: trials.csv predates the column.
-        row["restart_failed"] = int(failed[group.index].sum()) if failed is not None else float("nan")
-        row["restart_error"] = _first_error(group, failed)
-        # Starts that only worked because the server cut a torn AOF tail (aof-load-truncated).
-        row["aof_truncated"] = (int(group["aof_truncated"].map(lambda v: bool(fmt.text(v))).sum())
-                                if "aof_truncated" in group.columns else float("nan"))
-        # Strict metadata: namespace changes the cut dropped because their directory was never fsynced.
-        row["metadata_dropped"] = (pd.to_numeric(group["metadata_dropped"], errors="coerce").median()
-                                   if "metadata_dropped" in group.columns else float("nan"))
-        row["metadata_dropped_detail"] = _first_text(group, "metadata_dropped_detail")
-        for column in TEXT_COLUMNS:
-            row[column] = _distinct_text(group, column)
-        rows.append(row)
-
-    columns = ["config", "fault", "trials"]
-    for column in MEDIAN_COLUMNS + tuple(optional):
-        columns.append(column)
-        if column in SPREAD_COLUMNS:
-            columns += [f"{column}_min", f"{column}_max"]
-    columns += ["trials_without_loss", "restart_failed", "restart_error", "aof_truncated", "metadata_dropped",
-                "metadata_dropped_detail", *TEXT_COLUMNS]
-    summary = pd.DataFrame(rows, columns=columns)
-    if summary.empty:
-        return summary
-    config_rank = _first_seen_rank(trials["config"])
-    fault_rank = _first_seen_rank(trials["fault"])
-    order = sorted(range(len(summary)), key=lambda i: (config_rank[summary.at[i, "config"]],
-                                                       fault_rank[summary.at[i, "fault"]]))
-    return summary.iloc[order].reset_index(drop=True)
-
-
-# -- readable tables (strings) for the HTML and Markdown ---------------------------------------
 
 @dataclass(frozen=True)
 class Column:
     header: str
-    cell: Callable[[pd.Series], str]
+    cell: Cell  # row -> formatted text
+    numeric: bool = True  # right-aligned
+    # Whether the table shows it; None: when any row has a value (a cell other than the dash).
+    shown: Callable[[pd.DataFrame], bool] | None = None
 
 
-@dataclass(frozen=True)
-class Table:
-    headers: list[str]
-    rows: list[list[str]]
-    numeric: list[bool]  # right-align these columns
-
-
-def _median(name: str, f: fmt.Formatter) -> Callable[[pd.Series], str]:
+def formatted(name: str, f: fmt.Formatter) -> Cell:
     return lambda row: f(row.get(name))
 
 
-def _spread(name: str, f: fmt.Formatter) -> Callable[[pd.Series], str]:
+def spread(name: str, f: fmt.Formatter) -> Cell:
+    """'median (min–max)' from a summary's `name`, `name_min` and `name_max`."""
     return lambda row: fmt.spread(row.get(name), row.get(f"{name}_min"), row.get(f"{name}_max"), f)
 
 
-def _unsynced(row: pd.Series) -> str:
-    # Bytes lost with the page cache exist only when the power was cut; under kill -9 the
-    # column's 0 is "no cut", not "nothing was unsynced", so it reads as not applicable.
-    return fmt.count(row.get("unsynced_bytes_at_cut")) if is_power_fault(row.get("fault")) else fmt.DASH
+def free_text(cell: object) -> str:
+    return fmt.text(cell) or fmt.DASH
 
 
-SUMMARY_COLUMNS = [
-    Column("Config", lambda r: fmt.plain(r.get("config"))),
-    Column("Fault", lambda r: fmt.plain(r.get("fault"))),
-    Column("Trials", _median("trials", fmt.count)),
-    Column("Restart failed", lambda r: fmt.of(r.get("restart_failed"), r.get("trials"))),
-    Column("Acked writes", _median("acked_writes", fmt.count)),
-    Column("Lost sessions", _spread("lost_sessions", fmt.count)),
-    Column("Lost writes", _median("lost_writes", fmt.count)),
-    Column("Resurrected", _spread("resurrected_sessions", fmt.count)),
-    Column("Stale refreshes", _median("stale_refreshes", fmt.count)),
-    Column("Old values", _median("old_values", fmt.count)),
-    Column("Corrupt", _spread("corrupt_values", fmt.count)),
-    Column("Unknown ops", _median("unknown_ops", fmt.count)),
-    Column("Unsynced bytes at cut", _unsynced),
-    Column("Loss window (s)", _median("loss_window_s", fmt.seconds)),
-    Column("Throughput (ops/s)", _spread("throughput_ops_s", fmt.rate)),
-    Column("p50 (ms)", _median("p50_ms", fmt.ms)),
-    Column("p95 (ms)", _median("p95_ms", fmt.ms)),
-    Column("p99 (ms)", _spread("p99_ms", fmt.ms)),
-    Column("p99.9 (ms)", _median("p999_ms", fmt.ms)),
-    Column("Max (ms)", _median("max_ms", fmt.ms)),
-    Column("Recovery (s)", _spread("recovery_s", fmt.seconds)),
-    Column("Downtime (s)", _spread("downtime_s", fmt.seconds_precise)),
-]
+def several(column: str) -> Callable[[pd.DataFrame], bool]:
+    """Shown only when the table's rows differ in `column` (a server column for a one-server run is noise)."""
+    return lambda frame: column in frame.columns and frame[column].nunique(dropna=False) > 1
 
 
-def _cell(name: str, f: fmt.Formatter) -> Callable[[pd.Series], str]:
-    return lambda row: f(row.get(name))
+def any_true(column: str) -> Callable[[pd.DataFrame], bool]:
+    """Shown only when some row has a positive count or a true flag in `column`."""
+    return lambda frame: column in frame.columns and bool(frame[column].fillna(0).astype(float).gt(0).any())
 
 
-TRIAL_COLUMNS = [
-    Column("Trial", _cell("trial_id", fmt.plain)),
-    Column("Config", _cell("config", fmt.plain)),
-    Column("Fault", _cell("fault", fmt.plain)),
-    Column("#", _cell("trial", fmt.count)),
-    Column("Seed", _cell("seed", fmt.plain)),
-    Column("Restart failed", _cell("restart_failed", fmt.flag)),
-    Column("Acked writes", _cell("acked_writes", fmt.count)),
-    Column("Lost sessions", _cell("lost_sessions", fmt.count)),
-    Column("Lost writes", _cell("lost_writes", fmt.count)),
-    Column("Resurrected", _cell("resurrected_sessions", fmt.count)),
-    Column("Stale refreshes", _cell("stale_refreshes", fmt.count)),
-    Column("Old values", _cell("old_values", fmt.count)),
-    Column("Corrupt", _cell("corrupt_values", fmt.count)),
-    Column("Unknown ops", _cell("unknown_ops", fmt.count)),
-    Column("Unsynced bytes at cut", _unsynced),
-    Column("FS metadata", _cell("fs_metadata", fmt.plain)),
-    Column("FS writeback (s)", _cell("fs_writeback", fmt.plain)),
-    Column("Loss window (s)", _cell("loss_window_s", fmt.seconds)),
-    Column("Throughput (ops/s)", _cell("throughput_ops_s", fmt.rate)),
-    Column("Ceiling (ops/s)", _cell("ceiling_ops_s", fmt.rate)),
-    Column("Driver/ceiling", _cell("driver_ceiling_ratio", fmt.ratio)),
-    Column("p50 (ms)", _cell("p50_ms", fmt.ms)),
-    Column("p95 (ms)", _cell("p95_ms", fmt.ms)),
-    Column("p99 (ms)", _cell("p99_ms", fmt.ms)),
-    Column("p99.9 (ms)", _cell("p999_ms", fmt.ms)),
-    Column("Max (ms)", _cell("max_ms", fmt.ms)),
-    Column("Kill at (s)", _cell("kill_at_s", fmt.seconds)),
-    Column("Recovery (s)", _cell("recovery_s", fmt.seconds)),
-    Column("Downtime (s)", _cell("downtime_s", fmt.seconds_precise)),
-    Column("Restart error", _cell("restart_error", lambda v: fmt.text(v) or fmt.DASH)),
-]
-_TEXT_HEADERS = {"Config", "Fault", "Trial", "Seed", "Restart failed", "FS metadata", "Restart error"}
+def table_of(columns: list[Column], frame: pd.DataFrame, hide_empty: bool = True) -> Table:
+    """The table of `frame` with the columns it can fill (all of them with `hide_empty=False`,
+    except those whose `shown` says no)."""
+    rows = [row for _, row in frame.iterrows()]
+
+    def keep(column: Column) -> bool:
+        if column.shown is not None:
+            return column.shown(frame)
+        return not hide_empty or any(column.cell(row) != fmt.DASH for row in rows)
+
+    # An empty run still gets the table's first headers, so the section says what it would hold.
+    present = [c for c in columns if keep(c)] or [c for c in columns if c.shown is None][:3]
+    return Table([c.header for c in present], [[c.cell(row) for c in present] for row in rows],
+                 [c.numeric for c in present])
 
 
-def _table(columns: list[Column], frame: pd.DataFrame, keep: int) -> Table:
-    # Columns the data cannot fill (an old trials.csv without old_values, a kill -9 run's
-    # restart errors) are left out, not shown empty.
-    present = [c for c in columns if not all(c.cell(row) == fmt.DASH for _, row in frame.iterrows())]
-    present = present or columns[:keep]
-    rows = [[c.cell(row) for c in present] for _, row in frame.iterrows()]
-    return Table([c.header for c in present], rows, [c.header not in _TEXT_HEADERS for c in present])
+# -- the columns the faults add ------------------------------------------------------------------
+
+def _owned_by(group: type[Columns], fault: object) -> bool:
+    return faults.info(str(fault)).columns is group
 
 
-def display_summary(summary: pd.DataFrame) -> Table:
-    return _table(SUMMARY_COLUMNS, summary, 3)
+def fault_columns(numeric_only: bool = False) -> list[Column]:
+    """A column per field of every fault's column group (its `labels` when it declares them, else
+    every field), filled only in rows whose fault records that group: under a fault that cuts no
+    power, 'unsynced bytes at cut' is not applicable, not zero."""
+    columns = []
+    for group in faults.column_groups():
+        defaults = group().to_row()
+        labels: dict[str, str] = getattr(group, "labels", None) or {f.name: fmt.words(f.name) for f in fields(group)}
+        for name, header in labels.items():
+            is_number = isinstance(defaults.get(name), (int, float)) and not isinstance(defaults.get(name), bool)
+            if numeric_only and not is_number:
+                continue
+            show = fmt.count if is_number else free_text
+            columns.append(Column(header, _fault_cell(group, name, show), numeric=is_number))
+    return columns
+
+
+def _fault_cell(group: type[Columns], name: str, show: fmt.Formatter) -> Cell:
+    return lambda row: show(row.get(name)) if _owned_by(group, row.get("fault")) else fmt.DASH
+
+
+# -- every trial ---------------------------------------------------------------------------------
+
+def _trial_columns() -> list[Column]:
+    before = [
+        Column("Trial", formatted("trial_id", fmt.plain), numeric=False),
+        Column("Server", formatted("server", fmt.plain), numeric=False, shown=several("server")),
+        Column("Config", formatted("config", fmt.plain), numeric=False),
+        Column("Fault", formatted("fault", fmt.plain), numeric=False),
+        Column("#", formatted("trial", fmt.count)),
+        Column("Seed", formatted("seed", fmt.plain), numeric=False),
+        Column("Restart failed", formatted("restart_failed", fmt.flag), numeric=False, shown=any_true("restart_failed")),
+        Column("Acked writes", formatted("acked_writes", fmt.count)),
+        Column("Lost sessions", formatted("lost_sessions", fmt.count)),
+        Column("Lost writes", formatted("lost_writes", fmt.count)),
+        Column("Resurrected", formatted("resurrected_sessions", fmt.count)),
+        Column("Stale refreshes", formatted("stale_refreshes", fmt.count)),
+        Column("Old values", formatted("old_values", fmt.count)),
+        Column("Corrupt", formatted("corrupt_values", fmt.count)),
+        Column("Unknown ops", formatted("unknown_ops", fmt.count)),
+    ]
+    after = [
+        Column("Loss window (s)", formatted("loss_window_s", fmt.seconds)),
+        Column("Throughput (ops/s)", formatted("throughput_ops_s", fmt.rate)),
+        Column("Ceiling (ops/s)", formatted("ceiling_ops_s", fmt.rate)),
+        Column("Driver/ceiling", formatted("driver_ceiling_ratio", fmt.ratio)),
+        Column("p50 (ms)", formatted("p50_ms", fmt.ms)),
+        Column("p95 (ms)", formatted("p95_ms", fmt.ms)),
+        Column("p99 (ms)", formatted("p99_ms", fmt.ms)),
+        Column("p99.9 (ms)", formatted("p999_ms", fmt.ms)),
+        Column("Max (ms)", formatted("max_ms", fmt.ms)),
+        Column("Fault at (s)", formatted("fault_at_s", fmt.seconds)),
+        Column("Recovery (s)", formatted("recovery_s", fmt.seconds)),
+        Column("Downtime (s)", formatted("downtime_s", fmt.seconds_precise)),
+        Column("Restart error", formatted("restart_error", free_text), numeric=False),
+    ]
+    return before + fault_columns() + after
 
 
 def display_trials(trials: pd.DataFrame) -> Table:
-    return _table(TRIAL_COLUMNS, trials, 3)
+    """Every trial, one row each, in trials.csv order (the typed frame of harness.schema)."""
+    return table_of(_trial_columns(), trials)
 
 
 def environment_items(environment: dict) -> list[tuple[str, str]]:

@@ -1,27 +1,29 @@
 """A server's lifecycle, the same for every backend: start, wait ready, kill, restart, remove.
 
 Backends (Docker containers, local processes) differ only in how a server is started and
-signalled; readiness, log reading and error wording live here once.
+signalled; readiness and error wording live here once, log reading in `logs.py`. A backend is
+not bound to one server: `resolve` turns a `ServerChoice` (an image, a binary) into a
+`ServerBuild` it can run, so one run can measure several servers side by side.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
-import socket
 import subprocess
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from harness.errors import HarnessError, ServerExited, ServerNotReady
+from harness.server.logs import exit_reason, tail
+from harness.server.net import LOOPBACK, ensure_port_free, free_port  # noqa: F401 - the server API
 
-LOOPBACK = "127.0.0.1"
 READY_POLL_S = 0.005
 DEFAULT_READY_TIMEOUT_S = 60.0
 
@@ -46,21 +48,6 @@ def server_args(config_path: str, port: int, data_dir: str) -> list[str]:
     return [config_path, "--port", str(port), "--bind", LOOPBACK, "--dir", data_dir, "--daemonize", "no"]
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
-def ensure_port_free(port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((LOOPBACK, port))
-        except OSError as exc:
-            raise HarnessError(f"port {port} on {LOOPBACK} is busy ({exc.strerror}); choose another with --port") from None
-
-
 def admin_client(port: int, timeout_s: float = 5.0) -> redis.Redis:
     """A plain client for admin and readback; never retries (a retry could hide a crash)."""
     return redis.Redis(
@@ -71,28 +58,6 @@ def admin_client(port: int, timeout_s: float = 5.0) -> redis.Redis:
         retry=Retry(NoBackoff(), 0),
         decode_responses=False,
     )
-
-
-_BUSY_PORT = re.compile(r"Could not create server TCP listening socket .*?:(\d+): bind: Address already in use")
-_CONFIG_ERROR = re.compile(
-    r"FATAL CONFIG FILE ERROR.*?\n\s*Reading the configuration file, at line (\d+)\n\s*>>> '(.*?)'\n\s*(.+)",
-    re.DOTALL,
-)
-
-
-@dataclass(frozen=True)
-class ConfigComplaint:
-    line: int
-    text: str
-    reason: str
-
-
-def parse_config_complaint(log: str) -> ConfigComplaint | None:
-    """The server's own complaint about its config file, if the log holds one."""
-    match = _CONFIG_ERROR.search(log)
-    if not match:
-        return None
-    return ConfigComplaint(int(match.group(1)), match.group(2), match.group(3).strip().splitlines()[0])
 
 
 def host_benchmark_tool(near: Path | None = None, flavour: str = "redis") -> Path | None:
@@ -118,39 +83,15 @@ def run_host_benchmark(tool: Path | None, args: list[str], timeout_s: float) -> 
     return str(tool), proc.stdout
 
 
-_STARTUP = re.compile(r"^.*oO0OoO0OoO0Oo \w+ is starting", re.MULTILINE)  # Redis and Valkey, every start
-_TRUNCATED_AOF = re.compile(r"Truncating the AOF (\S+) at offset (\d+)")
+class ServerBuild(Protocol):
+    """What a backend runs: an image (Docker) or a binary (processes)."""
 
+    @property
+    def note(self) -> str:
+        """One sentence for the output and the report: what runs and where it came from."""
 
-def last_start(log: str) -> str:
-    """The part of a server log written by its most recent start."""
-    starts = list(_STARTUP.finditer(log))
-    return log[starts[-1].start():] if starts else log
-
-
-def truncated_aof(log: str) -> str:
-    """'<file> at offset <n>' when the server cut a torn AOF tail while loading, else ''."""
-    match = _TRUNCATED_AOF.search(log)
-    return f"{match.group(1)} at offset {match.group(2)}" if match else ""
-
-
-def tail(text: str, lines: int = 8) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
-def exit_reason(log: str) -> str:
-    """One line that says why a server stopped, from its log (the last line that explains)."""
-    busy = _BUSY_PORT.search(log)
-    if busy:
-        return f"port {busy.group(1)} on {LOOPBACK} is busy (Address already in use)"
-    complaint = parse_config_complaint(log)
-    if complaint:
-        return f"config line {complaint.line} '{complaint.text}': {complaint.reason}"
-    for line in reversed(log.strip().splitlines()):
-        if "#" in line or "FATAL" in line or "Bad file format" in line or "rror" in line:
-            return line.split(" # ", 1)[-1].strip()
-    last = log.strip().splitlines()
-    return last[-1].strip() if last else "no log output"
+    def describe(self) -> dict:
+        """Facts for environment.json."""
 
 
 class Server(ABC):
@@ -178,6 +119,10 @@ class Server(ABC):
     @abstractmethod
     def kill(self) -> None:
         """SIGKILL the server and everything it forked (a BGSAVE child must not live on)."""
+
+    @abstractmethod
+    def signal(self, signum: int) -> None:
+        """Send a signal to the server's process (SIGSTOP / SIGCONT pause and resume it)."""
 
     @abstractmethod
     def is_running(self) -> bool: ...
@@ -274,19 +219,34 @@ def identify(client: redis.Redis) -> ServerIdentity:
 
 
 class Backend(ABC):
-    """Makes servers of one kind and says what it is for the environment record."""
+    """Makes servers of one kind (containers, processes) from the builds it resolves."""
 
     name: str
 
+    def __init__(self) -> None:
+        self.default_build: ServerBuild | None = None
+
+    def open(self, echo) -> None:
+        """Check the backend works (an engine reachable); raise HarnessError."""
+
     @abstractmethod
     def prepare(self, echo) -> None:
-        """Check the backend works (engine reachable, image present or built); raise HarnessError."""
+        """open(), then resolve the default build; raise HarnessError."""
 
     @abstractmethod
-    def server(self, spec: ServerSpec) -> Server: ...
+    def resolve(self, image: str, binary: Path | None, echo) -> ServerBuild:
+        """The build for this image or binary (pulled, found or built offline); raise HarnessError."""
 
     @abstractmethod
-    def describe(self) -> dict:
+    def make_server(self, build: ServerBuild, spec: ServerSpec) -> Server: ...
+
+    def server(self, spec: ServerSpec, build: ServerBuild | None = None) -> Server:
+        build = build or self.default_build
+        assert build is not None, "prepare() first, or give a build"
+        return self.make_server(build, spec)
+
+    @abstractmethod
+    def describe(self, build: ServerBuild | None = None) -> dict:
         """Facts for environment.json and the report (image, binary, engine version...)."""
 
     def cleanup(self) -> None:

@@ -36,6 +36,13 @@ class ServerBinary:
     def digest(self) -> str:
         return hashlib.sha256(self.path.resolve().read_bytes()).hexdigest()[:12]
 
+    @property
+    def note(self) -> str:
+        return f"running {self.command} {self.version} from {self.origin}"
+
+    def describe(self) -> dict:
+        return {"image": None, "image_built_locally": False, "binary": str(self.path), "binary_origin": self.origin}
+
 
 _VERSION = re.compile(r"v=(\d+\.\d+\.\d+)")
 
@@ -82,6 +89,8 @@ def find_server_binary(prefer: str, explicit: Path | None = None) -> ServerBinar
     is closer to what was asked for.
     """
     if explicit is not None:
+        # Absolute: the server is started with its data directory as working directory.
+        explicit = Path(explicit).expanduser().resolve()
         if not explicit.exists():
             raise HarnessError(f"--server-bin {explicit}: no such file")
         return probe(explicit, f"{explicit} (--server-bin)")

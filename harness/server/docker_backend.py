@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import docker
@@ -15,6 +16,7 @@ from harness.server.images import ResolvedImage, resolve_image
 
 RUN_LABEL = "crash-matrix.run"
 PID_LABEL = "crash-matrix.pid"
+OWNER_LABEL = "crash-matrix.owner"  # the results folder a container's trial writes to
 CONFIG_MOUNT_DIR = "/etc/crash-matrix"
 DATA_MOUNT = "/data"
 
@@ -40,11 +42,13 @@ def engine_reachable() -> bool:
 
 
 class DockerServer(Server):
-    def __init__(self, client: docker.DockerClient, image: ResolvedImage, run_id: str, spec: ServerSpec, **kw) -> None:
+    def __init__(self, client: docker.DockerClient, image: ResolvedImage, run_id: str, spec: ServerSpec,
+                 owner: str = "", **kw) -> None:
         super().__init__(spec, **kw)
         self.engine = client
         self.image = image
         self.run_id = run_id
+        self.owner = owner
         self.container = None
 
     def _launch(self) -> None:
@@ -59,7 +63,7 @@ class DockerServer(Server):
                 network_mode="host",
                 user=f"{os.getuid()}:{os.getgid()}",  # files in the data dir belong to the caller
                 working_dir=DATA_MOUNT,
-                labels={RUN_LABEL: self.run_id, PID_LABEL: str(os.getpid())},
+                labels={RUN_LABEL: self.run_id, PID_LABEL: str(os.getpid()), OWNER_LABEL: self.owner},
                 volumes={
                     str(self.spec.data_dir.resolve()): {"bind": DATA_MOUNT, "mode": "rw"},
                     str(self.spec.config_path.resolve()): {"bind": config_in_container, "mode": "ro"},
@@ -82,6 +86,10 @@ class DockerServer(Server):
         except docker.errors.APIError:
             pass  # already exited
         self.container.wait(timeout=60)
+
+    def signal(self, signum: int) -> None:
+        if self.container is not None:
+            self.container.kill(signal=signal.Signals(signum).name)
 
     def is_running(self) -> bool:
         if self.container is None:
@@ -125,34 +133,46 @@ class DockerServer(Server):
 class DockerBackend(Backend):
     name = "docker"
 
-    def __init__(self, image: str, run_id: str, explicit_binary: Path | None = None) -> None:
+    def __init__(self, image: str = "redis:7.4", run_id: str = "", explicit_binary: Path | None = None,
+                 owner: str = "") -> None:
+        super().__init__()
         self.requested_image = image
         self.run_id = run_id
         self.explicit_binary = explicit_binary
+        self.owner = owner  # labels containers, so concurrent runs can tell theirs apart
         self.client: docker.DockerClient | None = None
-        self.image: ResolvedImage | None = None
+        self._resolved: dict[tuple[str, str], ResolvedImage] = {}
+
+    @property
+    def image(self) -> ResolvedImage | None:
+        return self.default_build  # type: ignore[return-value]
+
+    def open(self, echo) -> None:
+        """Reach the engine and remove containers whose harness process died."""
+        if self.client is None:
+            self.client = connect()
+            reap_orphans(self.client)
 
     def prepare(self, echo) -> None:
-        self.client = connect()
-        reap_orphans(self.client)
-        self.image = resolve_image(self.client, self.requested_image, self.explicit_binary, echo)
-        echo(f"docker backend: {self.image.note}")
+        self.open(echo)
+        self.default_build = self.resolve(self.requested_image, self.explicit_binary, echo)
 
-    def server(self, spec: ServerSpec) -> DockerServer:
-        assert self.client is not None and self.image is not None, "prepare() first"
-        return DockerServer(self.client, self.image, self.run_id, spec)
+    def resolve(self, image: str, binary: Path | None, echo) -> ResolvedImage:
+        self.open(echo)
+        key = (image, str(binary or ""))
+        if key not in self._resolved:
+            self._resolved[key] = resolve_image(self.client, image, Path(binary) if binary else None, echo)
+            echo(f"docker backend: {self._resolved[key].note}")
+        return self._resolved[key]
 
-    def describe(self) -> dict:
-        assert self.client is not None and self.image is not None
-        version = self.client.version()
-        return {
-            "backend": self.name,
-            "image": self.image.requested,
-            "image_used": self.image.tag,
-            "image_built_locally": self.image.built_locally,
-            "image_note": self.image.note,
-            "docker_version": version.get("Version"),
-        }
+    def make_server(self, build: ResolvedImage, spec: ServerSpec) -> DockerServer:
+        assert self.client is not None, "prepare() first"
+        return DockerServer(self.client, build, self.run_id, spec, owner=self.owner)
+
+    def describe(self, build: ResolvedImage | None = None) -> dict:
+        assert self.client is not None
+        return {"backend": self.name, **(build or self.image).describe(),
+                "docker_version": self.client.version().get("Version")}
 
     def cleanup(self) -> None:
         if self.client is None:

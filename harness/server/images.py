@@ -34,6 +34,10 @@ class ResolvedImage:
     built_locally: bool
     note: str  # one sentence for the output and the report
 
+    def describe(self) -> dict:
+        return {"image": self.requested, "image_used": self.tag, "image_built_locally": self.built_locally,
+                "image_note": self.note}
+
 
 def repository_of(image: str) -> str:
     name = image.split("@", 1)[0]

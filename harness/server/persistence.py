@@ -8,6 +8,8 @@ since the server started".
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 
@@ -54,3 +56,29 @@ def persist_baseline(client: redis.Redis, timeout_s: float = 120.0) -> list[str]
             raise HarnessError("the baseline BGREWRITEAOF failed; see the server log")
         done.append("bgrewriteaof")
     return done
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    rdb_bytes: int
+    aof_base_bytes: int
+    aof_incr_bytes: int
+    aof_base_format: str
+    data_bytes: int
+
+
+def disk_usage(data_dir: Path) -> DiskUsage:
+    """Sizes of the persistence files: dump.rdb, the AOF base and incr files, and everything."""
+    rdb = aof_base = aof_incr = total = 0
+    base_format = ""
+    for path in (p for p in data_dir.rglob("*") if p.is_file()):
+        size, name = path.stat().st_size, path.name
+        total += size
+        if path.parent == data_dir and name.endswith(".rdb"):
+            rdb += size
+        elif path.parent.name == "appendonlydir" and ".base." in name:
+            aof_base += size
+            base_format = "rdb" if name.endswith(".rdb") else "aof"
+        elif path.parent.name == "appendonlydir" and name.endswith(".incr.aof"):
+            aof_incr += size
+    return DiskUsage(rdb, aof_base, aof_incr, base_format, total)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 from harness.server.base import Backend, Server, ServerSpec, host_benchmark_tool, run_host_benchmark, server_args
-from harness.server.binaries import ServerBinary, find_server_binary
+from harness.server.binaries import ServerBinary, find_server_binary, flavour_of_image
 
 
 class ProcessServer(Server):
@@ -45,6 +46,11 @@ class ProcessServer(Server):
             pass
         self._proc.wait()
 
+    def signal(self, signum: int) -> None:
+        # The whole group: a BGSAVE child stalls (or resumes) with its parent.
+        if self._proc is not None and self._proc.poll() is None:
+            os.killpg(self._proc.pid, signum)
+
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
@@ -70,30 +76,31 @@ class ProcessBackend(Backend):
     name = "process"
 
     def __init__(self, prefer: str = "redis", explicit_binary=None) -> None:
+        super().__init__()
         self.prefer = prefer
         self.explicit_binary = explicit_binary
-        self.binary: ServerBinary | None = None
         self._servers: list[ProcessServer] = []
 
-    def prepare(self, echo) -> None:
-        self.binary = find_server_binary(self.prefer, self.explicit_binary)
-        echo(f"process backend: running {self.binary.flavour}-server {self.binary.version} from {self.binary.origin}")
+    @property
+    def binary(self) -> ServerBinary | None:
+        return self.default_build  # type: ignore[return-value]
 
-    def server(self, spec: ServerSpec) -> ProcessServer:
-        assert self.binary is not None, "prepare() first"
-        server = ProcessServer(self.binary, spec)
+    def prepare(self, echo) -> None:
+        self.default_build = self.resolve(f"{self.prefer}-server", self.explicit_binary, echo)
+
+    def resolve(self, image: str, binary: Path | None, echo) -> ServerBinary:
+        """The binary named, else the local one closest to the image's flavour (redis / valkey)."""
+        found = find_server_binary(flavour_of_image(image), Path(binary) if binary else None)
+        echo(f"process backend: {found.note}")
+        return found
+
+    def make_server(self, build: ServerBinary, spec: ServerSpec) -> ProcessServer:
+        server = ProcessServer(build, spec)
         self._servers.append(server)
         return server
 
-    def describe(self) -> dict:
-        assert self.binary is not None
-        return {
-            "backend": self.name,
-            "image": None,
-            "image_built_locally": False,
-            "binary": str(self.binary.path),
-            "binary_origin": self.binary.origin,
-        }
+    def describe(self, build: ServerBinary | None = None) -> dict:
+        return {"backend": self.name, **(build or self.binary).describe()}
 
     def cleanup(self) -> None:
         for server in self._servers:

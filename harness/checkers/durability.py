@@ -1,4 +1,4 @@
-"""The checker: history + what survived the crash -> lost, resurrected, stale, corrupt.
+"""The durability checker: history + what survived the crash -> lost, resurrected, stale, corrupt.
 
 Pure functions, no I/O. Each key's history is sequential (one worker owns a session), so a
 key's possible states can be enumerated exactly:
@@ -34,6 +34,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from harness.checkers.base import Checker, Evidence, Verdict
+from harness.record import Columns
 from harness.workload.session import Kind, Outcome, Phase
 
 # The server's clock is this machine's clock, read in whole milliseconds: allow a little slack.
@@ -271,3 +273,38 @@ def checked_keys(history: pd.DataFrame) -> Iterable[int]:
     """Every key the checked phases touched (reads included: a read key is read back too)."""
     phases = [Phase.BASELINE.name.lower(), Phase.LOAD.name.lower()]
     return np.unique(history.loc[history["phase"].isin(phases), "key"].to_numpy()).tolist()
+
+
+# -- the checker as a trial runs it ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Durability(Columns):
+    """What the durability checker counted (see the module docstring for the verdicts)."""
+
+    acked_writes: int = 0
+    lost_writes: int = 0
+    lost_sessions: int = 0
+    resurrected_sessions: int = 0
+    stale_refreshes: int = 0
+    old_values: int = 0
+    corrupt_values: int = 0
+    unknown_ops: int = 0
+    loss_window_s: float = 0.0  # oldest lost acknowledgement to the fault
+    dataset_keys: int = 0  # checked sessions present after the restart
+
+
+class DurabilityChecker(Checker):
+    name = "durability"
+    columns = Durability
+
+    def check(self, evidence: Evidence) -> Verdict:
+        times = evidence.times
+        result = check_frames(evidence.history, evidence.survivors, times.read_ns // 1_000_000, times.fault_ns / 1e6)
+        columns = Durability(
+            acked_writes=result.acked_writes, lost_writes=result.lost_writes, lost_sessions=result.lost_sessions,
+            resurrected_sessions=result.resurrected_sessions, stale_refreshes=result.stale_refreshes,
+            old_values=result.old_values, corrupt_values=result.corrupt_values, unknown_ops=result.unknown_ops,
+            loss_window_s=round(result.loss_window_s, 3),
+            dataset_keys=int(evidence.survivors["present"].sum()) if len(evidence.survivors) else 0,
+        )
+        return Verdict(columns, per_key=result.verdict_frame()[["key", "status"]])

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.report import fmt
-from harness.report.tables import Column, Table
+from harness.report.section import Table
+from harness.report.tables import Column, formatted, several, spread, table_of
 
 # Below this median driver/ceiling ratio the load generator, not the server, set the pace.
 # (Above 1 is possible and not an error: the driver pipelines, redis-benchmark does not; see Method.)
@@ -24,8 +25,7 @@ def is_driver_limited(ratio: object) -> bool:
 
 
 def has_ceiling(summary: pd.DataFrame) -> bool:
-    return (not summary.empty and "driver_ceiling_ratio" in summary.columns
-            and summary["driver_ceiling_ratio"].notna().any())
+    return not summary.empty and bool(summary["driver_ceiling_ratio"].notna().any())
 
 
 def _limit(row: pd.Series) -> str:
@@ -43,44 +43,44 @@ def _pair(a: str, b: str) -> Column:
 
 
 DRIVER_COLUMNS = [
-    Column("Config", lambda r: fmt.plain(r.get("config"))),
-    Column("Fault", lambda r: fmt.plain(r.get("fault"))),
-    Column("Throughput (ops/s)",
-           lambda r: fmt.spread(r.get("throughput_ops_s"), r.get("throughput_ops_s_min"),
-                                r.get("throughput_ops_s_max"), fmt.rate)),
-    Column("Ceiling (ops/s)",
-           lambda r: fmt.spread(r.get("ceiling_ops_s"), r.get("ceiling_ops_s_min"), r.get("ceiling_ops_s_max"),
-                                fmt.rate)),
-    Column("Driver/ceiling",
-           lambda r: fmt.spread(r.get("driver_ceiling_ratio"), r.get("driver_ceiling_ratio_min"),
-                                r.get("driver_ceiling_ratio_max"), fmt.ratio)),
+    Column("Server", formatted("server", fmt.plain), numeric=False, shown=several("server")),
+    Column("Config", formatted("config", fmt.plain), numeric=False),
+    Column("Fault", formatted("fault", fmt.plain), numeric=False),
+    Column("Throughput (ops/s)", spread("throughput_ops_s", fmt.rate)),
+    Column("Ceiling (ops/s)", spread("ceiling_ops_s", fmt.rate)),
+    Column("Driver/ceiling", spread("driver_ceiling_ratio", fmt.ratio)),
     _pair("p50_ms", "ceiling_p50_ms"),
     _pair("p99_ms", "ceiling_p99_ms"),
-    Column("Limit", _limit),
+    Column("Limit", _limit, numeric=False),
 ]
-_TEXT = {"Config", "Fault", "Limit"}
 
 
 def driver_table(summary: pd.DataFrame) -> Table:
-    rows = [[c.cell(row) for c in DRIVER_COLUMNS] for _, row in summary.iterrows()]
-    return Table([c.header for c in DRIVER_COLUMNS], rows, [c.header not in _TEXT for c in DRIVER_COLUMNS])
+    return table_of(DRIVER_COLUMNS, summary, hide_empty=False)
 
 
-def driver_notes(summary: pd.DataFrame) -> list[str]:
-    """One sentence naming every (config, fault) the driver held back (or saying none was), and
-    one naming any without a ceiling."""
-    if not has_ceiling(summary):
-        return ["No ceiling was measured in this run (no `redis-benchmark` was available, or the results predate "
-                "it), so whether the load generator or the server set the throughput is not known: read the "
-                "throughput figures as lower bounds of what the server can do."]
-    several_faults = summary["fault"].nunique() > 1
+def _flagged(summary: pd.DataFrame) -> list[str]:
+    """'`config` on `server` under `fault` (ratio: throughput against ceiling)' for every row the driver held back."""
+    several_servers, several_faults = summary["server"].nunique() > 1, summary["fault"].nunique() > 1
     flagged = []
     for _, row in summary.iterrows():
         if not is_driver_limited(row.get("driver_ceiling_ratio")):
             continue
-        under = f" under `{row['fault']}`" if several_faults else ""
-        flagged.append(f"`{row['config']}`{under} ({fmt.ratio(row['driver_ceiling_ratio'])}: "
+        where = (f" on `{row['server']}`" if several_servers else "") + \
+            (f" under `{row['fault']}`" if several_faults else "")
+        flagged.append(f"`{row['config']}`{where} ({fmt.ratio(row['driver_ceiling_ratio'])}: "
                        f"{fmt.rate(row.get('throughput_ops_s'))} against {fmt.rate(row.get('ceiling_ops_s'))} ops/s)")
+    return flagged
+
+
+def driver_notes(summary: pd.DataFrame) -> list[str]:
+    """One sentence naming every summary row (config, fault, and server when there are several) the
+    driver held back, or saying none was, and one naming any without a ceiling."""
+    if not has_ceiling(summary):
+        return ["No ceiling was measured in this run (no `redis-benchmark` was available, or the results predate "
+                "it), so whether the load generator or the server set the throughput is not known: read the "
+                "throughput figures as lower bounds of what the server can do."]
+    flagged = _flagged(summary)
     notes = []
     if flagged:
         one = len(flagged) == 1

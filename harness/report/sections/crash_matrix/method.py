@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.faults import info as fault_info
 from harness.latency import SIGNIFICANT_DIGITS
 from harness.report import fmt
-from harness.report.driver import DRIVER_LIMITED_BELOW
-from harness.report.faults import is_power_fault
+from harness.report.sections.crash_matrix.driver import DRIVER_LIMITED_BELOW
 
 
 @dataclass(frozen=True)
@@ -31,32 +31,19 @@ def _value(environment: dict, trials_value: object, *keys: str) -> str | None:
     return None if fmt.is_missing(trials_value) else fmt.plain(trials_value)
 
 
-FAULT_STEPS = {
-    "kill9": "`kill9`: send `SIGKILL` to the server (kill -9), a process crash: the operating system and its page "
-             "cache survive.",
-    "power-loss": "`power-loss`: `SIGKILL` the server, then cut the power on its filesystem (a FUSE filesystem "
-                  "that simulates a disk): everything not fsynced is gone. Remount it and restart the server on what "
-                  "survived.",
-    "torn-power-loss": "`torn-power-loss`: as `power-loss`, but a random page-aligned part of the unsynced writes "
-                       "survives, as a partial writeback would leave it: a file can end in a torn tail.",
-}
-
-
-def _fault_step(faults: list[str]) -> str:
+def _fault_step(fault_names: list[str]) -> str:
+    """When and how the fault strikes, in each fault's own words."""
     when = "At a random moment in the second half of the load (so the load is in full swing), "
     after = " Clients see their connections drop; requests in flight end with an unknown outcome."
-    if faults == ["kill9"]:
-        return when + "send `SIGKILL` to the server (kill -9)." + after
-    known = [FAULT_STEPS.get(f, f"`{f}`.") for f in faults]
-    return when + "inject the trial's fault. " + " ".join(known) + after
+    how = " ".join(fault_info(f).description for f in fault_names)
+    return when + ("inject the fault. " if len(fault_names) == 1 else "inject the trial's fault. ") + how + after
 
 
-def method(environment: dict, duration_s: object = None, concurrency: object = None,
-           faults: list[str] | None = None, ceiling: bool = True) -> Method:
-    """The Method section. `faults`: the faults this run used (default kill9); `ceiling`: whether
-    its trials measured redis-benchmark's ceiling (results from before it did not)."""
-    faults = faults or ["kill9"]
-    power = any(is_power_fault(f) for f in faults)
+def method(environment: dict, faults: list[str], duration_s: object = None, concurrency: object = None,
+           ceiling: bool = True) -> Method:
+    """The Method section. `faults`: the faults this run used (registry names); `ceiling`:
+    whether its trials measured redis-benchmark's ceiling (results from before it did not)."""
+    power = any(fault_info(f).cuts_power for f in faults)
     duration = _value(environment, duration_s, "duration_s")
     workers = _value(environment, concurrency, "concurrency")
     connections = _value(environment, None, "connections")
@@ -68,7 +55,7 @@ def method(environment: dict, duration_s: object = None, concurrency: object = N
         with_workers += f" sharing {connections} connections (each client one request at a time, pipelined)"
     steps = [
         "Start the server with the config under test (`configs/<config>.conf`, shown below) on an empty data "
-        "directory" + (" (for a power-loss fault, on the simulated filesystem)." if power else "."),
+        "directory" + (" (for a fault that cuts the power, on the simulated filesystem)." if power else "."),
     ]
     if ceiling:
         share = f" of {fmt.count(requests)} requests" if requests is not None else " of the requests"

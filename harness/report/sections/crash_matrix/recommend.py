@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from harness import faults
 from harness.report import fmt
-from harness.report.driver import is_driver_limited
-from harness.report.faults import POWER_FAULTS, fault_order, fault_phrase
+from harness.report.sections.crash_matrix.driver import is_driver_limited
 
 # The longest server complaint quoted in a sentence; the full line is in the trials table.
 MAX_ERROR_CHARS = 160
@@ -24,6 +24,7 @@ MAX_ERROR_CHARS = 160
 class Measured:
     """One summary row, as the recommendation reads it (NaN where not measured)."""
 
+    server: str
     config: str
     fault: str
     trials: int
@@ -38,49 +39,38 @@ class Measured:
     throughput: float
     throughput_min: float
     throughput_max: float
-    restart_failed: float  # trials whose server would not start on what survived; NaN: not recorded
+    restart_failed: int  # trials whose server would not start on what survived
     restart_error: str | None
     driver_ratio: float  # median throughput / redis-benchmark ceiling; NaN: no ceiling
-    aof_truncated: float = float("nan")  # trials that started only by cutting a torn AOF tail
-    metadata_dropped: float = float("nan")  # median namespace changes a strict-mode cut dropped
-    metadata_dropped_detail: str | None = None
+    aof_truncated: int  # trials that started only by cutting a torn AOF tail
+    metadata_dropped: float  # median namespace changes a strict-mode cut dropped; NaN: the fault has no such count
+    metadata_dropped_detail: str | None
 
     @classmethod
-    def from_row(cls, row: pd.Series) -> "Measured":
-        def get(name: str, fallback: str | None = None) -> float:
-            # A hand-made summary may carry only medians; then the median is the best bound known.
-            for key in (name, fallback):
-                if key is not None and key in row.index and not fmt.is_missing(row[key]):
-                    return float(row[key])
-            return float("nan")
-
-        trials = int(get("trials")) if not fmt.is_missing(get("trials")) else 0
+    def of(cls, row: pd.Series) -> Measured:
+        """A row of `summary_table`, whose every column is there (NaN where not measured)."""
         return cls(
-            config=str(row["config"]), fault=str(row.get("fault", "kill9")), trials=trials,
-            lost=get("lost_sessions"), lost_min=get("lost_sessions_min", "lost_sessions"),
-            lost_max=get("lost_sessions_max", "lost_sessions"),
-            trials_without_loss=get("trials_without_loss"),
-            resurrected=get("resurrected_sessions"),
-            resurrected_max=get("resurrected_sessions_max", "resurrected_sessions"),
-            corrupt=get("corrupt_values"), corrupt_max=get("corrupt_values_max", "corrupt_values"),
-            throughput=get("throughput_ops_s"), throughput_min=get("throughput_ops_s_min", "throughput_ops_s"),
-            throughput_max=get("throughput_ops_s_max", "throughput_ops_s"),
-            restart_failed=get("restart_failed"), restart_error=fmt.text(row.get("restart_error")),
-            driver_ratio=get("driver_ceiling_ratio"), aof_truncated=get("aof_truncated"),
-            metadata_dropped=get("metadata_dropped"), metadata_dropped_detail=fmt.text(row.get("metadata_dropped_detail")),
+            server=str(row["server"]), config=str(row["config"]), fault=str(row["fault"]), trials=int(row["trials"]),
+            lost=row["lost_sessions"], lost_min=row["lost_sessions_min"], lost_max=row["lost_sessions_max"],
+            trials_without_loss=row["trials_without_loss"], resurrected=row["resurrected_sessions"],
+            resurrected_max=row["resurrected_sessions_max"], corrupt=row["corrupt_values"],
+            corrupt_max=row["corrupt_values_max"], throughput=row["throughput_ops_s"],
+            throughput_min=row["throughput_ops_s_min"], throughput_max=row["throughput_ops_s_max"],
+            restart_failed=row["restart_failed"], restart_error=fmt.text(row["restart_error"]),
+            driver_ratio=row["driver_ceiling_ratio"], aof_truncated=row["aof_truncated"],
+            metadata_dropped=row["metadata_dropped"], metadata_dropped_detail=fmt.text(row["metadata_dropped_detail"]),
         )
 
     @property
     def keeps_everything(self) -> bool:
         """Lost nothing, resurrected nothing, corrupted nothing, and restarted, in every trial (NaN
-        never qualifies, except a restart count older results lack: their harness recorded only
-        trials whose server restarted)."""
+        never qualifies)."""
         return (self.lost_max == 0 and self.resurrected_max == 0 and self.corrupt_max == 0
                 and not self.failed_to_restart)
 
     @property
     def failed_to_restart(self) -> bool:
-        return not fmt.is_missing(self.restart_failed) and self.restart_failed > 0
+        return self.restart_failed > 0
 
     @property
     def has_throughput(self) -> bool:
@@ -258,7 +248,7 @@ def _truncated_starts(results: list[Measured], phrase: str) -> list[str]:
     kill -9, or torn by a power cut): said, not hidden in 'ok'."""
     sentences = []
     for m in results:
-        if fmt.is_missing(m.aof_truncated) or m.aof_truncated <= 0:
+        if m.aof_truncated <= 0:
             continue
         sentences.append(
             f"Under {phrase}, `{m.config}` started in {fmt.of(m.aof_truncated, m.trials)} trials only after "
@@ -296,31 +286,45 @@ def _driver_limited(results: list[Measured], phrase: str) -> list[str]:
             f"speed comparisons with {'it' if one else 'them'} are not comparisons of the server."]
 
 
+def _about(results: list[Measured], phrase: str) -> list[str]:
+    """Every sentence about one group of rows (one fault, on one server)."""
+    fastest = _fastest(results)
+    if any(m.keeps_everything for m in results):
+        sentences = _recommend(results, phrase, fastest) + _noise(results, phrase)
+    else:
+        sentences = _none_qualifies(results, phrase, fastest)
+    for say in (_restart_failures, _truncated_starts, _dropped_metadata, _security, _corruption, _driver_limited):
+        sentences += say(results, phrase)
+    return sentences
+
+
+def _scope(fault_names: list[str]) -> list[str]:
+    """When no measured fault cut the power: a recommendation read alone would favour configs that
+    never fsync, so say what these faults leave out."""
+    measured = [faults.info(f) for f in fault_names]
+    if not measured or any(f.cuts_power for f in measured):
+        return []
+    phrases = [f.phrase for f in measured]
+    which = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    it = "it" if len(phrases) == 1 else "them"
+    return [f"Only {which} {'was' if len(phrases) == 1 else 'were'} measured here: the operating system and its "
+            f"page cache survived {it}, so these results do not say what a power loss or a kernel crash would lose, "
+            f"which is where the `appendfsync` settings differ."]
+
+
 def recommendation(summary: pd.DataFrame) -> list[str]:
-    """Sentences for the reader, one group per fault present in the summary: kill -9 first, then the
-    power losses (faults.CANONICAL_ORDER), so each group reads as a harsher test than the last."""
+    """Sentences for the reader, one group per server and fault in the summary: servers as first seen,
+    and per server the gentlest fault first (each fault's `order`), so each group reads as a harsher
+    test than the last. A server is named only when the run measured several."""
     if summary is None or summary.empty:
         return ["No trials were recorded in this run, so there is nothing to recommend."]
-    results = [Measured.from_row(row) for _, row in summary.iterrows()]
+    results = [Measured.of(row) for _, row in summary.iterrows()]
+    servers = list(dict.fromkeys(m.server for m in results))
+    fault_names = faults.order(m.fault for m in results)
     sentences: list[str] = []
-    for fault in fault_order([m.fault for m in results]):
-        group = [m for m in results if m.fault == fault]
-        phrase = fault_phrase(fault)
-        fastest = _fastest(group)
-        if any(m.keeps_everything for m in group):
-            sentences += _recommend(group, phrase, fastest)
-            sentences += _noise(group, phrase)
-        else:
-            sentences += _none_qualifies(group, phrase, fastest)
-        sentences += _restart_failures(group, phrase)
-        sentences += _truncated_starts(group, phrase)
-        sentences += _dropped_metadata(group, phrase)
-        sentences += _security(group, phrase)
-        sentences += _corruption(group, phrase)
-        sentences += _driver_limited(group, phrase)
-    if not any(m.fault in POWER_FAULTS for m in results) and any(m.fault == "kill9" for m in results):
-        # A kill -9 recommendation read alone would favour configs that never fsync: say its scope.
-        sentences.append("Only a process crash (kill -9) was measured here: the operating system and its page "
-                         "cache survived it, so these results do not say what a power loss or a kernel crash "
-                         "would lose, which is where the `appendfsync` settings differ.")
-    return sentences
+    for server in servers:
+        for fault in fault_names:
+            group = [m for m in results if m.server == server and m.fault == fault]
+            on = f" on `{server}`" if len(servers) > 1 else ""
+            sentences += _about(group, faults.info(fault).phrase + on) if group else []
+    return sentences + _scope(fault_names)

@@ -12,9 +12,9 @@ import re
 
 import pandas as pd
 
+from harness import faults
 from harness.disk import BLOCK
 from harness.report import fmt
-from harness.report.faults import is_power_fault
 
 _DIRECTIVE = re.compile(r"^\s*(appendonly|appendfsync)\s+\"?([A-Za-z]+)\"?\s*(?:#.*)?$", re.IGNORECASE)
 
@@ -42,19 +42,22 @@ def _probe(environment: dict) -> dict | None:
 def _concurrency(environment: dict, trials: pd.DataFrame | None) -> str | None:
     workload = environment.get("workload")
     value = workload.get("concurrency") if isinstance(workload, dict) else None
-    if fmt.is_missing(value) and trials is not None and "concurrency" in trials.columns:
-        values = trials["concurrency"].dropna()
+    if fmt.is_missing(value) and trials is not None:
+        values = trials["concurrency"][trials["concurrency"] > 0]  # 0: not recorded
         value = values.iloc[0] if len(values) and values.nunique() == 1 else None
     return None if fmt.is_missing(value) else fmt.count(value)
 
 
 def _measured(summary: pd.DataFrame, config: str) -> str:
-    """'19,048 ops/s', or one figure per fault when several were run."""
+    """'19,048 ops/s', or one figure per fault (and server, when there are several) it was run under."""
+    several_servers = summary["server"].nunique() > 1
     rows = summary[summary["config"].astype(str) == config]
     rows = rows[rows["throughput_ops_s"].notna()]
-    if len(rows) == 1:
+    if len(rows) == 1 and not several_servers:
         return f"{fmt.rate(rows.iloc[0]['throughput_ops_s'])} ops/s"
-    return " and ".join(f"{fmt.rate(r['throughput_ops_s'])} ops/s (fault `{r['fault']}`)" for _, r in rows.iterrows())
+    return " and ".join(f"{fmt.rate(r['throughput_ops_s'])} ops/s ("
+                        + (f"`{r['server']}`, " if several_servers else "") + f"fault `{r['fault']}`)"
+                        for _, r in rows.iterrows())
 
 
 def fsync_notes(environment: dict, summary: pd.DataFrame, config_texts: dict[str, str | None],
@@ -83,7 +86,7 @@ def fsync_notes(environment: dict, summary: pd.DataFrame, config_texts: dict[str
         sentence += (f" `appendfsync always` makes one fdatasync per event-loop turn, so a single client could not "
                      f"exceed {rate} writes/s here")
         sentence += f"; {measured}{with_clients}, whose writes share fsyncs." if measured else "."
-    if not summary.empty and any(is_power_fault(f) for f in summary["fault"].astype(str)):
+    if not summary.empty and any(faults.info(f).cuts_power for f in summary["fault"].astype(str)):
         # The probe ran on the real data directory; a power-loss trial's files sit on the simulated one.
         sentence += (" Power-loss trials wrote through the simulated filesystem instead, whose fsync rate was not "
                      "probed.")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from harness import faults
 from harness.report import fmt
 
 
 def _distinct(trials: pd.DataFrame, column: str) -> list[str]:
-    if column not in trials.columns:
-        return []
-    return [fmt.plain(v) for v in dict.fromkeys(trials[column].dropna().tolist())]
+    """The recorded values of a column, as first seen ('' and 0 are what a row without it reads as)."""
+    return [fmt.plain(v) for v in dict.fromkeys(trials[column].dropna().tolist()) if v != "" and v != 0]
 
 
 def _one_or_many(values: list[str]) -> str | None:
@@ -36,7 +36,7 @@ def _env_or_trials(environment: dict, trials: pd.DataFrame, key: str, *columns: 
 
 
 def _trials_per_config(summary: pd.DataFrame) -> str | None:
-    if summary.empty or "trials" not in summary.columns:
+    if summary.empty:
         return None
     counts = sorted({int(t) for t in summary["trials"]})
     if counts == [1]:
@@ -44,30 +44,38 @@ def _trials_per_config(summary: pd.DataFrame) -> str | None:
     return f"{counts[0]} trials" if len(counts) == 1 else f"{counts[0]}{fmt.DASH}{counts[-1]} trials"
 
 
-def describe_run(trials: pd.DataFrame, environment: dict, summary: pd.DataFrame) -> str:
-    server = _one_or_many(_distinct(trials, "server"))
-    if not server:
-        name, version = environment.get("server"), environment.get("server_version")
-        server = " ".join(str(v) for v in (name, version) if v) or "the server"
+def _servers(trials: pd.DataFrame, environment: dict) -> list[str]:
+    """What INFO server said in the trials; environment.json's words for an older run."""
+    name, version = environment.get("server"), environment.get("server_version")
+    return _distinct(trials, "server") or [" ".join(str(v) for v in (name, version) if v) or "the server"]
+
+
+def _what(trials: pd.DataFrame, environment: dict) -> str:
     configs = _distinct(trials, "config")
-    faults = _distinct(trials, "fault") or ["kill9"]
+    fault_names = faults.order(_distinct(trials, "fault"))
+    under = (f" under fault{'s' if len(fault_names) != 1 else ''} {', '.join(f'`{f}`' for f in fault_names)}"
+             if fault_names else "")
+    servers = _servers(trials, environment)
+    it = "they were" if len(servers) > 1 else "it was"
+    return (f"How many acknowledged sessions {' and '.join(f'`{s}`' for s in servers)} lost when {it} crashed under a "
+            f"session-store load, for {len(configs)} persistence config{'s' if len(configs) != 1 else ''} "
+            f"({', '.join(f'`{c}`' for c in configs)}){under}.")
+
+
+def _setup(trials: pd.DataFrame, environment: dict, summary: pd.DataFrame) -> list[str]:
     backend = _env_or_trials(environment, trials, "backend")
     image = _env_or_trials(environment, trials, "image_used", "image")
     duration = _env_or_trials(environment, trials, "duration_s")
     concurrency = _env_or_trials(environment, trials, "concurrency")
     per_config = _trials_per_config(summary)
-
-    parts = [f"How many acknowledged sessions `{server}` lost when it was crashed under a session-store load, "
-             f"for {len(configs)} persistence config{'s' if len(configs) != 1 else ''} "
-             f"({', '.join(f'`{c}`' for c in configs)}) under fault{'s' if len(faults) != 1 else ''} "
-             f"{', '.join(f'`{f}`' for f in faults)}."]
+    keys = "server, config and fault" if len(_distinct(trials, "server")) > 1 else "config and fault"
     setup = []
     if backend:
         setup.append(f"backend `{backend}`")
     if image and (backend or "").lower() != "process":
         setup.append(f"image `{image}`")
     if per_config:
-        setup.append(f"{per_config} per config and fault")
+        setup.append(f"{per_config} per {keys}")
     if duration:
         setup.append(f"a {duration}-second load per trial")
     if concurrency:
@@ -76,6 +84,13 @@ def describe_run(trials: pd.DataFrame, environment: dict, summary: pd.DataFrame)
     if rate:
         setup.append(f"an offered load of {fmt.rate(float(rate))} ops/s (not as fast as the server goes: "
                      f"throughput shows whether it kept up, not its ceiling)")
+    return setup
+
+
+def describe_run(trials: pd.DataFrame, environment: dict, summary: pd.DataFrame) -> str:
+    """The opening paragraph, from the typed trials frame, environment.json and the summary."""
+    parts = [_what(trials, environment)]
+    setup = _setup(trials, environment, summary)
     if setup:
         parts.append("Setup: " + "; ".join(setup) + ".")
     parts.append("Every number in this report was measured in this run; medians over trials, min–max in brackets.")

@@ -1,4 +1,4 @@
-"""Speed figures from a history: throughput, latency percentiles and client-observed downtime."""
+"""The speed checker: throughput, latency percentiles and client-observed downtime from a history."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from dataclasses import dataclass
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
-from harness.latency import Percentiles, histogram_of, latencies_us
+from harness.checkers.base import Checker, Evidence, Verdict
+from harness.latency import Percentiles, encode, histogram_of, latencies_us
+from harness.record import NAN, Columns
+
+HISTOGRAM_FILE = "histogram.hdr"
 
 
 @dataclass(frozen=True)
@@ -48,3 +52,37 @@ def downtime_s(history: pd.DataFrame, restart_ns: int) -> float:
     if before.empty or after.empty:
         return float("nan")
     return (after.min() - before.max()) / 1e9
+
+
+@dataclass(frozen=True)
+class Speed(Columns):
+    """What the load achieved before the fault, and what a client saw of the outage."""
+
+    ops: int = 0
+    throughput_ops_s: float = NAN
+    driver_ceiling_ratio: float = NAN  # below 0.8: the load generator, not the server, set the pace
+    p50_ms: float = NAN
+    p95_ms: float = NAN
+    p99_ms: float = NAN
+    p999_ms: float = NAN
+    max_ms: float = NAN
+    downtime_s: float = NAN
+
+
+class SpeedChecker(Checker):
+    name = "speed"
+    columns = Speed
+
+    def check(self, evidence: Evidence) -> Verdict:
+        times = evidence.times
+        speed = load_metrics(evidence.history, times.load_start_ns, times.fault_ns, times.restart_ns)
+        ceiling = evidence.ceiling_ops_s
+        latency = speed.latency
+        columns = Speed(
+            ops=speed.ops, throughput_ops_s=round(speed.throughput_ops_s, 1),
+            driver_ceiling_ratio=round(speed.throughput_ops_s / ceiling, 3) if ceiling > 0 else NAN,
+            p50_ms=round(latency.p50_ms, 3), p95_ms=round(latency.p95_ms, 3), p99_ms=round(latency.p99_ms, 3),
+            p999_ms=round(latency.p999_ms, 3), max_ms=round(latency.max_ms, 3),
+            downtime_s=round(speed.downtime_s, 4),
+        )
+        return Verdict(columns, files={HISTOGRAM_FILE: encode(speed.histogram) + "\n"})

@@ -1,0 +1,81 @@
+"""What the numbers do not say: fixed method caveats, plus the ones this run's environment triggers."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harness import faults
+from harness.report import fmt
+from harness.report.sections.crash_matrix.summary import KEYS
+
+
+def _trial_counts(trials: pd.DataFrame) -> list[int]:
+    """The distinct numbers of trials per (server, config, fault)."""
+    return sorted({int(n) for n in trials.groupby(list(KEYS), sort=False).size()}) if len(trials) else []
+
+
+def _distinct(trials: pd.DataFrame, column: str) -> list[str]:
+    """The values a fault's column took over the run, as text, as first seen."""
+    values = (fmt.text(fmt.plain(v)) for v in trials[column].dropna())
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def fault_caveats(trials: pd.DataFrame) -> list[str]:
+    """Each measured fault's own caveat, given the values its columns took over the run (said once each)."""
+    notes: list[str] = []
+    measured = [faults.info(name) for name in faults.order(trials["fault"])]
+    for fault in measured:
+        columns = fault.columns.columns() if fault.columns else []
+        caveat = fault.caveat({c: _distinct(trials, c) for c in columns}, measured)
+        if caveat and caveat not in notes:
+            notes.append(caveat)
+    return notes
+
+
+def caveats(environment: dict, trials: pd.DataFrame) -> list[str]:
+    """What the numbers do not say, given the run's environment and its trials (the typed frame)."""
+    environment = environment or {}
+    return [*fault_caveats(trials), _trial_length(environment), _one_machine(environment, trials),
+            *_image(environment), *_process(environment)]
+
+
+def _trial_length(environment: dict) -> str:
+    duration = environment.get("duration_s")
+    length = f"{fmt.plain(duration)} seconds" if not fmt.is_missing(duration) else "only as long as its load"
+    return ("RDB loses everything written since the last finished save. A trial's load lasts "
+            f"{length}, so an RDB config's loss here is bounded by the trial length rather than by its save "
+            "interval: a server that runs longer between saves can lose up to a whole save interval of writes.")
+
+
+def _one_machine(environment: dict, trials: pd.DataFrame) -> str:
+    cpus = environment.get("cpu_count")
+    machine = f"one machine ({fmt.plain(cpus)} CPUs)" if not fmt.is_missing(cpus) else "one machine"
+    counts = _trial_counts(trials)
+    spread = ("; with one trial per config there is no spread to judge noise by"
+              if counts == [1] else ", with the min–max over trials in brackets")
+    return (f"Everything ran on {machine}, the load generator sharing the CPU with the server: compare configs "
+            f"within this run, not with other machines or runs. The tables quote medians{spread}.")
+
+
+def _image(environment: dict) -> list[str]:
+    """The image measured, when it was not the one asked for."""
+    if not environment.get("image_built_locally"):
+        return []
+    requested = environment.get("image")
+    used = environment.get("image_used")
+    note = environment.get("image_note")
+    text = (f"The requested image `{requested}` could not be pulled" if requested
+            else "The requested image could not be pulled")
+    text += f"; what was measured instead is `{used}`" if used and used != requested else \
+        "; a locally built image was measured instead"
+    text += f": {note}" if note else "."
+    return [text if text.endswith(".") else text + "."]
+
+
+def _process(environment: dict) -> list[str]:
+    if str(environment.get("backend", "")).lower() != "process":
+        return []
+    binary = environment.get("binary")
+    where = f" (`{binary}`)" if binary else ""
+    return [f"The server ran as a local process{where}, not in a container, so no image was involved "
+            "in what was measured."]

@@ -1,0 +1,40 @@
+"""`python -m harness worker SPEC OUT`: run one trial from its JSON spec into a results shard.
+
+For machines other than the one that planned the run: the trial runs whole here, next to this
+machine's Docker engine or server binary (its load goes to this machine's loopback), and OUT
+holds everything it produced, to be merged into a run folder anywhere (`python -m harness merge`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.runner.context import TrialEnv
+from harness.runner.host import host_facts
+from harness.runner.local import run_trial
+from harness.runner.servers import ServerPool
+from harness.runner.shard import Shard
+from harness.spec import TrialSpec
+
+
+def run_spec(spec: TrialSpec, out: Path, echo: Callable[[str], None], probe_disk: bool = True,
+             pool: ServerPool | None = None) -> Shard:
+    """Run `spec` into a new shard at `out` (which must not exist, or be empty)."""
+    import scenarios  # noqa: PLC0415 - the scenario modules, found by name
+
+    scenario = scenarios.get(spec.scenario)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise HarnessError(f"{out} is not empty: a shard is written into a new folder")
+    own_pool = pool is None
+    pool = pool or ServerPool(spec.run_id or "worker", echo, owner=str(out.resolve().parent))
+    try:
+        shard = Shard.create(out, spec)
+        env = TrialEnv(pool, host_facts(out, probe_disk=probe_disk), step=echo)
+        run_trial(scenario, spec, shard, env)
+        return shard
+    finally:
+        if own_pool:
+            pool.cleanup()

@@ -1,0 +1,11 @@
+"""Topologies by kind: every module in this package that defines a `Topology` subclass."""
+
+from __future__ import annotations
+
+from harness import plugins
+from harness.topology.base import DataDirFor, ServerFactory, Topology
+
+__all__ = ["DataDirFor", "ServerFactory", "Topology", "get", "kinds"]
+
+_REGISTRY = plugins.Registry(__name__, __path__, Topology, "kind", "topology")
+kinds, get = _REGISTRY.names, _REGISTRY.get

@@ -1,0 +1,217 @@
+"""One crash trial's parts and the steps a scenario composes from them.
+
+    with CrashTrial(spec, env, shard) as trial:   # fault set up, topology and load made
+        trial.start()                             # servers up, identity read
+        trial.measure_ceiling()                   # redis-benchmark, then FLUSHALL
+        trial.baseline()                          # sessions logged in and persisted
+        trial.load_and_fault()                    # the load, the fault at a random moment
+        trial.restart()                           # on what survived
+        trial.read_back()                         # every session the history touched
+    records = trial.judge()                       # checkers -> one TrialRecord; files in the shard
+
+Leaving the block removes the servers first, then the fault's set-up (a filesystem mount),
+then the data directory, on every path. `judge` runs afterwards: the checkers are pure and
+need nothing that was running.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from contextlib import ExitStack
+from dataclasses import asdict
+
+import pandas as pd
+
+from harness import checkers, faults, topology
+from harness.ceiling import Ceiling, measure_ceiling
+from harness.checkers import Evidence
+from harness.checkers.durability import checked_keys
+from harness.configs import write_config
+from harness.errors import HarnessError, ServerExited
+from harness.record import Identity, Restart, Setup, Times, TrialRecord
+from harness.runner.context import TrialEnv
+from harness.runner.shard import CEILING, HISTORY, HOST, RECORDS, SURVIVORS, Shard
+from harness.server.base import ServerIdentity, identify
+from harness.server.logs import exit_reason, last_start, truncated_aof
+from harness.server.persistence import persist_baseline
+from harness.spec import TrialSpec
+from harness.topology import ServerFactory
+from harness.workload.driver import SessionLoad
+from harness.workload.history import HistoryRecorder
+from harness.workload.readback import read_survivors
+
+
+def store_down(keys) -> pd.DataFrame:
+    """What a reader finds when the server never came back: nothing, for every session."""
+    return pd.DataFrame({"key": pd.array(list(keys), dtype="int64"), "present": False, "value_hash": 0,
+                         "expire_at_ms": -1})
+
+
+class CrashTrial:
+    def __init__(self, spec: TrialSpec, env: TrialEnv, shard: Shard) -> None:
+        self.spec = spec
+        self.env = env
+        self.shard = shard
+        self.fault = faults.build(spec.fault)
+        self.rng = random.Random(spec.seed)
+        self.recorder = HistoryRecorder()
+        self.backend, self.build = env.pool.get(spec.server)
+        self.identity: ServerIdentity | None = None
+        self.ceiling = Ceiling.unavailable("not measured", spec.workload.concurrency)
+        self.baseline_acked = 0
+        self.fault_facts = None
+        self.restart_columns = Restart()
+        self.survivors: pd.DataFrame | None = None
+        self.stamps: dict[str, int] = {}
+        self._stack = ExitStack()
+
+    # -- parts ------------------------------------------------------------------------------
+    def __enter__(self) -> "CrashTrial":
+        stack, spec = self._stack, self.spec
+        try:
+            # Unwound in reverse: the server goes first, then the fault's set-up, then the data.
+            if not spec.keep_data:
+                stack.callback(shutil.rmtree, self.shard.data_dir, ignore_errors=True)
+            self.broken = stack.enter_context(self.fault.session(self.shard.data_dir, spec.seed))
+            config = write_config(spec.config, self.shard.configs_dir)
+            factory = ServerFactory(self.backend, self.build, config.path, self.shard.logs_dir)
+            kind = topology.get(spec.topology.kind)
+            self.topology = stack.enter_context(kind.create(
+                factory, spec.trial_id, self._data_dir_for, spec.port, **spec.topology.options))
+            primary = self.topology.primary
+            self.load = SessionLoad(primary.host, primary.port, spec.workload, spec.seed, self.recorder)
+            stack.callback(self.load.stop)
+        except BaseException:
+            stack.close()
+            raise
+        return self
+
+    def _data_dir_for(self, role: str):
+        if role == "primary":
+            return self.broken.server_dir  # the fault owns the target's directory
+        path = self.shard.data_dir / role
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    # -- steps ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.env.step("starting the server")
+        self.topology.start()
+        self.identity = identify(self.topology.primary.client())
+
+    def measure_ceiling(self) -> None:
+        """redis-benchmark on this trial's server, before anything else is in it, at the load's
+        concurrency and mix; then FLUSHALL, so the trial starts from an empty dataset (the baseline
+        save or rewrite that follows leaves no trace of the benchmark in the files)."""
+        params, requests = self.spec.workload, self.spec.timeline.ceiling_requests
+        server = self.topology.primary
+        if requests <= 0:
+            self.ceiling = Ceiling.unavailable("not measured (--ceiling-requests 0)", params.concurrency)
+            return
+        self.env.step(f"measuring the ceiling with redis-benchmark ({requests:,} requests)")
+        try:
+            self.ceiling = measure_ceiling(server.run_benchmark, server.port, params, requests)
+        except HarnessError as exc:
+            self.ceiling = Ceiling.unavailable(str(exc), params.concurrency)
+        server.client().flushall()
+
+    def baseline(self) -> list[str]:
+        """Log in the baseline sessions and persist them as the config allows; returns what ran."""
+        self.env.step(f"logging in {self.spec.workload.baseline_sessions:,} baseline sessions")
+        self.baseline_acked = self.load.baseline()
+        return persist_baseline(self.topology.primary.client())
+
+    def load_and_fault(self, persisted: list[str] = ()) -> None:
+        """The session load, and the fault at a uniform random moment of its window."""
+        timeline = self.spec.timeline
+        fault_after_s = self.rng.uniform(*timeline.fault_window) * timeline.duration_s
+        self.env.step(f"session load, {self.fault.name} at {fault_after_s:.1f} s"
+                      + (f" (baseline persisted by {' and '.join(persisted)})" if persisted else ""))
+        self.stamps["load_start_ns"] = start_ns = time.time_ns()
+        self.load.start()
+        time.sleep(max(0.0, start_ns / 1e9 + fault_after_s - time.time()))
+        self.load.begin_after_phase()
+        self.stamps["fault_ns"] = time.time_ns()
+        self.fault_facts = self.broken.inject(self.topology)
+
+    def restart(self) -> None:
+        """Start the target again on what survived; a server that refuses it is an outcome."""
+        self.env.step("restarting on what survived")
+        server = self.topology.primary
+        self.stamps["restart_ns"] = time.time_ns()
+        error, recovery_s = "", float("nan")
+        try:
+            recovery_s = server.restart()
+            self.stamps["ready_ns"] = time.time_ns()
+            time.sleep(self.spec.timeline.after_s)
+        except ServerExited as exc:
+            error = str(exc)
+            self.stamps["ready_ns"] = time.time_ns()
+        restart_log = last_start(server.log_text())  # what the restart logged, success or not
+        if error:
+            error = exit_reason(restart_log) or error
+        self.load.stop()
+        self.restart_columns = Restart(recovery_s=round(recovery_s, 4), restart_failed=bool(error),
+                                       restart_error=error, aof_truncated=truncated_aof(restart_log))
+
+    def read_back(self) -> None:
+        self.env.step("reading back every session")
+        self.history = self.recorder.frame()
+        keys = checked_keys(self.history)
+        self.stamps["read_ns"] = time.time_ns()
+        if self.restart_columns.restart_failed:
+            self.survivors = store_down(keys)  # the session store is down: every session unavailable
+        else:
+            self.survivors, read_at_ms = read_survivors(self.topology.primary.client(timeout_s=30), keys)
+            self.stamps["read_ns"] = read_at_ms * 1_000_000
+
+    # -- the verdict ------------------------------------------------------------------------
+    def times(self) -> Times:
+        s = self.stamps
+        start = s.get("load_start_ns", 0)
+        return Times(fault_at_s=round((s.get("fault_ns", start) - start) / 1e9, 3),
+                     ready_at_s=round((s.get("ready_ns", start) - start) / 1e9, 3),
+                     load_start_ns=start, fault_ns=s.get("fault_ns", 0), restart_ns=s.get("restart_ns", 0),
+                     ready_ns=s.get("ready_ns", 0), read_ns=s.get("read_ns", 0))
+
+    def identity_columns(self) -> Identity:
+        spec = self.spec
+        return Identity(run_id=spec.run_id, trial_id=spec.trial_id, scenario=spec.scenario,
+                        server=self.identity.label if self.identity else "", backend=self.backend.name,
+                        image=getattr(self.build, "tag", ""), host=self.env.host.get("host", ""),
+                        config=spec.config.name, config_description=spec.config.description,
+                        fault=self.fault.name, trial=spec.trial, seed=spec.seed)
+
+    def setup_columns(self) -> Setup:
+        workload = self.spec.workload
+        return Setup(duration_s=self.spec.timeline.duration_s, concurrency=workload.concurrency,
+                     offered_rate_ops_s=workload.rate_ops_s, baseline_sessions=self.baseline_acked)
+
+    def judge(self) -> list[TrialRecord]:
+        """Run the spec's checkers on the evidence; write the shard's files; return the record."""
+        times = self.times()
+        evidence = Evidence(self.history, self.survivors, times, self.ceiling.ops_s)
+        verdicts = checkers.run_checkers(self.spec.checkers, evidence)
+        survivors = self.survivors
+        for verdict in verdicts:
+            if verdict.per_key is not None:
+                survivors = survivors.merge(verdict.per_key, on="key", how="left")
+            for name, text in verdict.files.items():
+                self.shard.write_text(name, text)
+        groups = [self.identity_columns(), self.setup_columns(), *(v.columns for v in verdicts),
+                  self.ceiling.columns(), self.restart_columns]
+        groups += [self.fault_facts] if self.fault_facts is not None else []
+        record = TrialRecord((*groups, times))
+        self.shard.write_frame(HISTORY, self.history)
+        self.shard.write_frame(SURVIVORS, survivors)
+        self.shard.write_json(CEILING, asdict(self.ceiling))
+        self.shard.write_json(RECORDS, [record.to_row()])
+        server = {"label": self.identity.label, "name": self.identity.name, "version": self.identity.version,
+                  **self.backend.describe(self.build)} if self.identity else None
+        self.shard.write_json(HOST, {**self.env.host, "server": server})
+        return [record]
