@@ -80,7 +80,7 @@ def requests_per_command(params: WorkloadParams, total: int) -> dict[Kind, int]:
 
 def benchmark_args(port: int, params: WorkloadParams, kind: Kind, requests: int) -> list[str]:
     return ["-h", "127.0.0.1", "-p", str(port), "-c", str(params.concurrency), "-n", str(requests),
-            "-r", str(params.keyspace), "--csv", *command_lines(params)[kind]]
+            "-r", str(params.users), "--csv", *command_lines(params)[kind]]
 
 
 def parse_csv(text: str) -> dict[str, float]:

@@ -107,8 +107,8 @@ def main() -> None:
 @click.option("--connections", type=click.IntRange(1), default=WorkloadParams.connections, show_default=True,
               help="TCP connections the clients share (each client keeps one request in flight; requests of "
                    "clients on one connection are pipelined).")
-@click.option("--keyspace", type=click.IntRange(1), default=WorkloadParams.keyspace, show_default=True,
-              help="Distinct session ids.")
+@click.option("--users", "--keyspace", "users", type=click.IntRange(1), default=WorkloadParams.users,
+              show_default=True, help="Distinct users (each login makes a new session id; --keyspace is the old name).")
 @click.option("--rate", "rate_ops_s", type=click.FloatRange(0), default=0.0, show_default=True,
               help="Offered load in ops/s over all clients (each client sends on a fixed schedule; latency is "
                    "counted from when a request was due). 0: as fast as the server answers.")
@@ -124,13 +124,13 @@ def main() -> None:
               help="Size of a session's JSON value.")
 @click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
 def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trials, duration, quick, backend, image, server_bin, results_root,
-        keep_data, port, seed, concurrency, connections, keyspace, rate_ops_s, ceiling_requests, baseline_sessions,
+        keep_data, port, seed, concurrency, connections, users, rate_ops_s, ceiling_requests, baseline_sessions,
         ttl_s, mix, value_bytes, plain) -> None:
     """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
     import scenarios.crash_matrix as crash_matrix  # noqa: PLC0415 - keep `--help` fast
 
     try:
-        workload = WorkloadParams(concurrency=concurrency, connections=connections, keyspace=keyspace,
+        workload = WorkloadParams(concurrency=concurrency, connections=connections, users=users,
                                   rate_ops_s=rate_ops_s, baseline_sessions=baseline_sessions,
                                   ttl_s=ttl_s, value_bytes=value_bytes, mix=Mix.parse(mix))
         timeline = Timeline(duration_s=QUICK_DURATION_S if quick else duration,
@@ -318,6 +318,20 @@ def recovery_curve(sizes, config_names, repeats, backend, image, server_bin, res
 def report(run_dir: Path) -> None:
     """Rebuild the report of a results folder (e.g. results/latest) without rerunning."""
     try:
+        _report_and_summary(run_dir)
+    except HarnessError as exc:
+        _fail(str(exc))
+
+
+@main.command(name="check")
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def check_command(run_dir: Path) -> None:
+    """Judge a results folder again from its stored histories and survivors (after a checker
+    change): rewrites trials.csv's verdict columns, the survivors' verdicts, and the report."""
+    from harness.runner.recheck import recheck  # noqa: PLC0415
+
+    try:
+        recheck(run_dir, lambda message: click.echo(message, err=True))
         _report_and_summary(run_dir)
     except HarnessError as exc:
         _fail(str(exc))

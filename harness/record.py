@@ -146,6 +146,7 @@ class Times(Columns):
     ready_at_s: float = NAN  # a failed restart: when the harness gave up
     load_start_ns: int = 0
     fault_ns: int = 0  # when the fault was injected (any fault, not only a kill)
+    fault_effect_ns: int = 0  # when it took effect (the target stopped answering): the load's after phase began
     restart_ns: int = 0
     ready_ns: int = 0
     read_ns: int = 0  # when the readback started (the checker judges expiry against it)

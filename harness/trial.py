@@ -46,7 +46,7 @@ from harness.workload.readback import read_survivors
 def store_down(keys) -> pd.DataFrame:
     """What a reader finds when the server never came back: nothing, for every session."""
     return pd.DataFrame({"key": pd.array(list(keys), dtype="int64"), "present": False, "value_hash": 0,
-                         "expire_at_ms": -1})
+                         "expire_at_ms": -1, "read_at_ms": float(time.time_ns() // 1_000_000)})
 
 
 class CrashTrial:
@@ -135,9 +135,16 @@ class CrashTrial:
         self.stamps["load_start_ns"] = start_ns = time.time_ns()
         self.load.start()
         time.sleep(max(0.0, start_ns / 1e9 + fault_after_s - time.time()))
-        self.load.begin_after_phase()
         self.stamps["fault_ns"] = time.time_ns()
-        self.fault_facts = self.broken.inject(self.topology)
+        self.fault_facts = self.broken.inject(self.topology, self._fault_took_effect)
+        self._fault_took_effect()
+
+    def _fault_took_effect(self) -> None:
+        """Only now do users move to new sessions: the old server may have acknowledged writes
+        until its process was gone, and those are checked like any other (acks_after_fault)."""
+        if "fault_effect_ns" not in self.stamps:
+            self.stamps["fault_effect_ns"] = time.time_ns()
+            self.load.begin_after_phase()
 
     def restart(self) -> None:
         """Start the target again on what survived; a server that refuses it is an outcome."""
@@ -176,7 +183,8 @@ class CrashTrial:
         start = s.get("load_start_ns", 0)
         return Times(fault_at_s=round((s.get("fault_ns", start) - start) / 1e9, 3),
                      ready_at_s=round((s.get("ready_ns", start) - start) / 1e9, 3),
-                     load_start_ns=start, fault_ns=s.get("fault_ns", 0), restart_ns=s.get("restart_ns", 0),
+                     load_start_ns=start, fault_ns=s.get("fault_ns", 0), fault_effect_ns=s.get("fault_effect_ns", 0),
+                     restart_ns=s.get("restart_ns", 0),
                      ready_ns=s.get("ready_ns", 0), read_ns=s.get("read_ns", 0))
 
     def identity_columns(self) -> Identity:

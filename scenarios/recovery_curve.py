@@ -199,7 +199,7 @@ def _crash_and_recover(broken: FaultSession, servers: Topology, sessions: int, t
     """The fault (kill -9), then the restart on the same files; returns the row's restart columns."""
     server = servers.primary
     usage = disk_usage(server.spec.data_dir)
-    broken.inject(servers)
+    broken.inject(servers, lambda: None)  # nothing runs while it is down: no load to switch
     try:
         recovery_s = server.restart()
     except ServerExited as exc:

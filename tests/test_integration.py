@@ -16,7 +16,7 @@ from harness.server.process import ProcessBackend
 
 from conftest import CONFIGS, assert_nothing_left, run_cli
 
-SMALL = ["--faults", "kill9", "--trials", "1", "--duration", "1.5", "--baseline", "500", "--keyspace", "3000", "--concurrency", "8",
+SMALL = ["--faults", "kill9", "--trials", "1", "--duration", "1.5", "--baseline", "500", "--users", "3000", "--concurrency", "8",
          "--plain"]
 
 
@@ -161,3 +161,59 @@ def test_report_rebuilds_from_a_results_folder(tmp_path):
     assert "aof-no" in (run_dir / "report.md").read_text()
     assert (run_dir / "tradeoff.png").read_bytes().startswith(b"\x89PNG")
     assert Path(run_dir / "report.html").stat().st_size > 1000
+
+
+def test_the_fault_instant_leaves_no_acknowledged_write_unchecked(backend_kind, tmp_path, request):
+    """Users move to new sessions only once the fault took effect: every write the old server
+    acknowledged (even after the fault was issued) is in a checked phase and judged."""
+    import scenarios.crash_matrix as crash_matrix
+    from harness import schema
+    from harness.progress import PlainUI
+    from harness.results import RunDir
+    from harness.runner.local import run_plan
+    from harness.spec import ServerChoice, Timeline
+    from harness.workload.session import WorkloadParams
+
+    options = crash_matrix.MatrixOptions(
+        configs_dir=CONFIGS, config_names=["aof-always"], fault_names=["kill9"], trials=1,
+        timeline=Timeline(duration_s=1.5, after_s=0.3, ceiling_requests=0), server=ServerChoice(backend_kind),
+        results_root=tmp_path / "results", workload=WorkloadParams(concurrency=16, connections=4, users=4000,
+                                                                   baseline_sessions=400), seed=5)
+    run = RunDir.create(tmp_path / "results", columns=schema.columns)
+    run_plan(crash_matrix, crash_matrix.plan(options), run, PlainUI(open("/dev/null", "w")))
+    row = pd.read_csv(run.path / "trials.csv").iloc[0]
+    history = pd.read_parquet(run.path / "histories" / f"{row['trial_id']}.parquet")
+    survivors = pd.read_parquet(run.path / "survivors" / f"{row['trial_id']}.parquet")
+    effect = row["fault_effect_ns"]
+    assert row["fault_ns"] <= effect < row["restart_ns"]
+    after = history[history["phase"] == "after"]
+    assert len(after) and (after["start_ns"] >= effect).all()  # nothing checked is left to the after phase
+    acked_before_effect = history[(history["outcome"] == "ok") & (history["end_ns"] <= effect)]
+    assert set(acked_before_effect["phase"].astype(str)) <= {"baseline", "load"}
+    judged = set(survivors.loc[survivors["status"].notna(), "key"])
+    assert set(acked_before_effect["key"]) <= judged  # every one of them was judged
+    late = history[(history["phase"] == "load") & (history["outcome"] == "ok") & (history["end_ns"] > row["fault_ns"])]
+    assert row["acks_after_fault"] == len(late)
+    assert row["lost_writes"] == 0 and row["cut_consistent"]  # aof-always under kill -9 keeps them all
+    docker = request.getfixturevalue("docker_engine") if backend_kind == "docker" else None
+    assert_nothing_left(tmp_path / "results", docker)
+
+
+def test_check_judges_a_stored_run_again_from_its_files(tmp_path):
+    results = tmp_path / "results"
+    proc = run_cli("run", "--configs", "none", "--backend", "process", "--results", str(results), *SMALL)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = (results / "latest").resolve()
+    original = pd.read_csv(run_dir / "trials.csv")
+    tampered = original.copy()
+    tampered[["lost_sessions", "lost_writes", "acked_writes", "p99_ms"]] = [999, 999, 999, 999.0]
+    tampered.to_csv(run_dir / "trials.csv", index=False)
+    survivors_path = run_dir / "survivors" / f"{original['trial_id'][0]}.parquet"
+    statuses = pd.read_parquet(survivors_path)["status"].value_counts().to_dict()
+    proc = run_cli("check", str(run_dir))
+    assert proc.returncode == 0, proc.stderr
+    checked = pd.read_csv(run_dir / "trials.csv")
+    for column in ("lost_sessions", "lost_writes", "acked_writes", "p99_ms", "recovery_s", "seed"):
+        assert checked[column][0] == original[column][0], column  # verdicts re-derived, measurements kept
+    assert pd.read_parquet(survivors_path)["status"].value_counts().to_dict() == statuses
+    assert "none" in (run_dir / "report.md").read_text()

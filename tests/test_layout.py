@@ -25,7 +25,7 @@ from harness.workload.session import Mix, WorkloadParams
 
 from conftest import CONFIGS, assert_nothing_left, run_cli
 
-SMALL_LOAD = WorkloadParams(concurrency=8, connections=2, keyspace=3000, baseline_sessions=300)
+SMALL_LOAD = WorkloadParams(concurrency=8, connections=2, users=3000, baseline_sessions=300)
 SHORT = Timeline(duration_s=1.0, after_s=0.2, ceiling_requests=0)
 
 
@@ -47,7 +47,7 @@ def test_a_spec_round_trips_through_json():
                      config=crash_matrix.config_files.discover(CONFIGS)["aof-always"].spec(),
                      server=ServerChoice("process", "valkey/valkey:8", "/usr/bin/redis-server"),
                      fault=FaultSpec("power-loss", {"fs_metadata": "strict", "fs_writeback": "off"}),
-                     workload=WorkloadParams(concurrency=4, keyspace=400, baseline_sessions=40, mix=Mix(0.5, 0.5, 0, 0)),
+                     workload=WorkloadParams(concurrency=4, users=400, baseline_sessions=40, mix=Mix(0.5, 0.5, 0, 0)),
                      timeline=Timeline(duration_s=2.5, fault_window=(0.2, 0.4)), checkers=("durability",),
                      scenario_options={"note": "x", "n": 3}, keep_data=True, port=6390)
     assert TrialSpec.from_json(spec.to_json()) == spec
@@ -136,11 +136,12 @@ class _StopThenKill(FaultSession):
         self.server_dir = data_dir
         self.stop_s = stop_s
 
-    def inject(self, topology) -> StopFacts:
+    def inject(self, topology, took_effect) -> StopFacts:
         began = time.monotonic()
         topology.primary.signal(signal.SIGSTOP)  # frozen: clients wait, nothing is written
         time.sleep(self.stop_s)
         topology.primary.kill()
+        took_effect()
         return StopFacts(round(time.monotonic() - began, 3))
 
 

@@ -41,8 +41,8 @@ def test_mix_parsing_and_bad_parameters():
         Mix.parse("signup=3")
     with pytest.raises(HarnessError, match="not all zero"):
         Mix.parse("login=0")
-    with pytest.raises(HarnessError, match="keyspace"):
-        WorkloadParams(concurrency=8, keyspace=4)
+    with pytest.raises(HarnessError, match="users"):
+        WorkloadParams(concurrency=8, users=4)
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def server(tmp_path):
 def test_history_is_complete_against_the_servers_own_command_counts(server):
     """Every command the server ran appears in the history exactly once, with an outcome."""
     # 13 users over 3 shared connections: requests of several users pipelined on each
-    params = WorkloadParams(concurrency=13, connections=3, keyspace=1300, baseline_sessions=100)
+    params = WorkloadParams(concurrency=13, connections=3, users=1300, baseline_sessions=100)
     recorder = HistoryRecorder()
     load = SessionLoad(server.host, server.port, params, seed=7, recorder=recorder)
     assert load.baseline() == 100
@@ -82,7 +82,7 @@ def test_history_is_complete_against_the_servers_own_command_counts(server):
 
 
 def test_ops_in_flight_at_a_kill_are_unknown_never_failed(server):
-    params = WorkloadParams(concurrency=8, keyspace=800, baseline_sessions=0)
+    params = WorkloadParams(concurrency=8, users=800, baseline_sessions=0)
     recorder = HistoryRecorder()
     load = SessionLoad(server.host, server.port, params, seed=3, recorder=recorder)
     load.start()
@@ -101,7 +101,7 @@ def test_ops_in_flight_at_a_kill_are_unknown_never_failed(server):
 
 
 def test_rate_limited_load_offers_the_asked_rate_and_times_from_the_schedule(server):
-    params = WorkloadParams(concurrency=10, connections=2, keyspace=1000, baseline_sessions=0, rate_ops_s=2000)
+    params = WorkloadParams(concurrency=10, connections=2, users=1000, baseline_sessions=0, rate_ops_s=2000)
     recorder = HistoryRecorder()
     load = SessionLoad(server.host, server.port, params, seed=5, recorder=recorder)
     load.start()
@@ -116,3 +116,32 @@ def test_rate_limited_load_offers_the_asked_rate_and_times_from_the_schedule(ser
     # each client's requests are due exactly one interval (10 / 2000 s = 5 ms) apart
     gaps = np.diff(np.sort(history.loc[history["worker"] == 3, "start_ns"].to_numpy()))
     assert np.median(gaps) == 5_000_000
+
+
+def test_sessions_as_applications_make_them_unique_ids_and_only_live_ones_touched(server):
+    """Each login makes a new session id, never reused; reads, refreshes and logouts go to a session
+    of that user that an acknowledged login created and no logout has ended."""
+    params = WorkloadParams(concurrency=6, connections=2, users=60, baseline_sessions=30)
+    recorder = HistoryRecorder()
+    load = SessionLoad(server.host, server.port, params, seed=9, recorder=recorder)
+    assert load.baseline() == 30
+    load.start()
+    time.sleep(0.6)
+    load.stop()
+    history = recorder.frame().sort_values("start_ns")
+    logins = history[history["kind"] == "login"]
+    assert logins["key"].is_unique  # a session id is never logged into twice
+    created: dict[int, int] = {}  # session -> its login's end
+    ended: set[int] = set()
+    for op in history.itertuples():
+        if op.kind == "login":
+            created[op.key] = op.end_ns
+            continue
+        assert op.key in created and created[op.key] <= op.start_ns, op  # made by an earlier login
+        assert op.key not in ended, op  # never touched after its logout
+        if op.kind == "logout":
+            ended.add(op.key)
+    reads = history[(history["kind"] == "read") & (history["result"] == 1)]
+    assert len(reads) > 50 and (reads["value_hash"] != 0).all()  # a read's value is recorded, as evidence
+    by_login = dict(zip(logins["key"], logins["value_hash"]))
+    assert all(by_login[k] == v for k, v in zip(reads["key"], reads["value_hash"]))

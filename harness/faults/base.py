@@ -14,6 +14,7 @@ parameters it takes (`Options`, a dataclass) and the trials.csv columns it adds
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -41,8 +42,12 @@ class FaultSession(AbstractContextManager):
     server_dir: Path
 
     @abstractmethod
-    def inject(self, topology: "Topology") -> Columns | None:
-        """Break the target; returns the fault's facts for trials.csv (its `columns`), or None."""
+    def inject(self, topology: "Topology", took_effect: Callable[[], None]) -> Columns | None:
+        """Break the target; returns the fault's facts for trials.csv (its `columns`), or None.
+
+        Call `took_effect()` the moment the target stops acknowledging (its process gone): the
+        load switches to new sessions only then, so every write the old server acknowledged
+        until that moment is checked. (If a fault never calls it, the trial does on return.)"""
 
     def __exit__(self, *exc) -> None:
         return None

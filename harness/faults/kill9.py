@@ -11,8 +11,9 @@ class _KillSession(FaultSession):
     def __init__(self, data_dir: Path) -> None:
         self.server_dir = data_dir
 
-    def inject(self, topology) -> None:
+    def inject(self, topology, took_effect) -> None:
         topology.primary.kill()
+        took_effect()
         return None
 
 

@@ -61,8 +61,9 @@ class _PowerLossSession(FaultSession):
         self.fs.mount()
         return self
 
-    def inject(self, topology) -> PowerLossFacts:
+    def inject(self, topology, took_effect) -> PowerLossFacts:
         topology.primary.kill()
+        took_effect()
         counters = self.fs.cut(torn=self.torn, seed=self.seed)
         self.fs.remount()
         writeback = self.options.writeback_s

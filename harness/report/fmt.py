@@ -64,6 +64,15 @@ def spread(median: object, low: object, high: object, fmt: Formatter) -> str:
     return f"{fmt(median)} ({fmt(low)}{DASH}{fmt(high)})"
 
 
+def bracket(low: object, high: object, fmt: Formatter) -> str:
+    """'low–high', or one figure when they agree (as written): a quantity known between two bounds."""
+    if is_missing(high):
+        return DASH
+    if is_missing(low) or fmt(low) == fmt(high):
+        return fmt(high)
+    return f"{fmt(low)}{DASH}{fmt(high)}"
+
+
 def percent_of(part: float, whole: float) -> str | None:
     """Whole percent, rounded down so a slower config never reads as '100%' of the fastest."""
     if is_missing(part) or is_missing(whole) or whole <= 0:

@@ -115,10 +115,15 @@ def _trial_columns() -> list[Column]:
         Column("Stale refreshes", formatted("stale_refreshes", fmt.count)),
         Column("Old values", formatted("old_values", fmt.count)),
         Column("Corrupt", formatted("corrupt_values", fmt.count)),
+        Column("Phantom", formatted("phantom_sessions", fmt.count), shown=any_true("phantom_sessions")),
+        Column("Contradictions", formatted("contradictions", fmt.count), shown=any_true("contradictions")),
         Column("Unknown ops", formatted("unknown_ops", fmt.count)),
+        Column("Acked after fault", formatted("acks_after_fault", fmt.count)),
     ]
     after = [
-        Column("Loss window (s)", formatted("loss_window_s", fmt.seconds)),
+        Column("Loss window (s)", lambda r: fmt.bracket(r.get("loss_window_min_s"), r.get("loss_window_s"),
+                                                        fmt.seconds)),
+        Column("Holes", formatted("holes", fmt.count), shown=any_true("holes")),
         Column("Throughput (ops/s)", formatted("throughput_ops_s", fmt.rate)),
         Column("Ceiling (ops/s)", formatted("ceiling_ops_s", fmt.rate)),
         Column("Driver/ceiling", formatted("driver_ceiling_ratio", fmt.ratio)),

@@ -44,6 +44,7 @@ from harness.workload.session import (
 )
 
 RECONNECT_PAUSE_S = 0.01
+SESSION_COUNTER_BITS = 20  # logins per client per trial: a million
 BASELINE_BATCH = 500
 TIMEOUT_CHECK_S = 0.05
 
@@ -80,18 +81,56 @@ def _kind_chooser(weights: list[float]):
 
 
 class _User:
-    """One simulated user slot: owns the sessions congruent to its number, one request at a time."""
+    """One simulated client: it acts for the users congruent to its number, one request at a time.
 
-    __slots__ = ("number", "rng", "choose_kind", "values", "owned", "after_counter", "due_ns")
+    As an application makes sessions: each login creates a new session id (never reused), reads
+    and refreshes go to one of that user's live sessions, a logout deletes one. A user with no
+    live session logs in. A session stops being live for the client when it logs out, when a
+    read finds it gone or a refresh finds nothing (the application would log the user out), or
+    when its TTL passes by the client's clock.
+    """
+
+    __slots__ = ("number", "rng", "choose_kind", "values", "users", "live", "expires", "logins",
+                 "after_counter", "due_ns", "ttl_ns")
 
     def __init__(self, number: int, seed: int, params: WorkloadParams) -> None:
         self.number = number
         self.rng = random.Random(seed * 7919 + number)
         self.choose_kind = _kind_chooser(params.mix.weights())
         self.values = SessionValues(self.rng, params.value_bytes, number)
-        self.owned = params.keyspace // params.concurrency + (number < params.keyspace % params.concurrency)
+        self.users = list(range(number, params.users, params.concurrency))
+        self.live: dict[int, list[int]] = {}  # user -> its live session ids
+        self.expires: dict[int, int] = {}  # session id -> when its TTL ends, by the client's clock (ns)
+        self.logins = 0
         self.after_counter = 0
         self.due_ns = 0  # rate-limited mode: when this user's next request is scheduled
+        self.ttl_ns = params.ttl_s * 1_000_000_000
+
+    def new_session_id(self) -> int:
+        """A seeded random id that no other login of this run can have: 30 random bits, then the
+        client's number and its login count (so ids are unique by construction)."""
+        self.logins += 1
+        if self.logins >= 1 << SESSION_COUNTER_BITS:
+            raise RuntimeError(f"client {self.number} made {self.logins:,} logins: more than session ids hold")
+        return (self.rng.getrandbits(30) << 32) | (self.number << SESSION_COUNTER_BITS) | self.logins
+
+    def live_sessions(self, user: int, now: int) -> list[int]:
+        sessions = self.live.get(user)
+        if not sessions:
+            return []
+        if any(self.expires.get(s, 0) <= now for s in sessions):
+            sessions[:] = [s for s in sessions if self.expires.get(s, 0) > now]
+        return sessions
+
+    def logged_in(self, user: int, sid: int, now: int) -> None:
+        self.live.setdefault(user, []).append(sid)
+        self.expires[sid] = now + self.ttl_ns
+
+    def gone(self, user: int, sid: int) -> None:
+        sessions = self.live.get(user)
+        if sessions and sid in sessions:
+            sessions.remove(sid)
+        self.expires.pop(sid, None)
 
 
 class _SessionConnection(asyncio.Protocol):
@@ -101,7 +140,7 @@ class _SessionConnection(asyncio.Protocol):
         self.load = load
         self.users = users
         self.parser = hiredis.Reader()
-        self.inflight: deque = deque()  # (user, phase, kind, sid, start_ns, value_hash, ttl_ms)
+        self.inflight: deque = deque()  # (client, phase, kind, sid, start_ns, value_hash, ttl_ms, user)
         self.outgoing: list[bytes] = []
         self.transport = None
         self.lost = asyncio.get_event_loop().create_future()
@@ -111,10 +150,18 @@ class _SessionConnection(asyncio.Protocol):
         load = self.load
         params = load.params
         phase = load.phase
+        uid = -1
         if phase is Phase.LOAD:
-            sid = user.number + params.concurrency * user.rng.randrange(user.owned)
-            key = session_key(sid)
+            uid = user.users[user.rng.randrange(len(user.users))]
             kind = user.choose_kind(user.rng.random())
+            live = user.live_sessions(uid, now)
+            if kind is LOGIN or not live:
+                kind, sid = LOGIN, user.new_session_id()
+            elif kind is LOGOUT:
+                sid = live.pop(user.rng.randrange(len(live)))  # logged out, whatever the reply says
+            else:
+                sid = live[user.rng.randrange(len(live))]
+            key = session_key(sid)
         else:
             # After a fault only new users arrive and log in: that is what the outage denies them.
             sid = user.number + params.concurrency * user.after_counter
@@ -134,7 +181,7 @@ class _SessionConnection(asyncio.Protocol):
         else:
             payload = logout_command(key)
         self.outgoing.append(payload)
-        self.inflight.append((user, phase, kind, sid, now, vhash, ttl_ms))
+        self.inflight.append((user, phase, kind, sid, now, vhash, ttl_ms, uid))
 
     def _flush(self) -> None:
         if self.outgoing:
@@ -191,17 +238,27 @@ class _SessionConnection(asyncio.Protocol):
             if reply is False:
                 break
             replies += 1
-            user, phase, kind, sid, start, vhash, ttl_ms = inflight.popleft()
+            user, phase, kind, sid, start, vhash, ttl_ms, uid = inflight.popleft()
             if type(reply) is ReplyError:
                 extend(pack(phase, user.number, kind, sid, start, now, FAIL, vhash, ttl_ms, -1,
                             recorder.error_code(str(reply)[:80])))
             else:
                 if kind is READ:
-                    result = 0 if reply is None else 1
+                    # The value read is evidence for the checker: its fingerprint, like a login's.
+                    result, vhash = (0, 0) if reply is None else (1, value_hash(reply))
+                    if reply is None and uid >= 0:
+                        user.gone(uid, sid)
                 elif kind is LOGIN:
                     result = -1
+                    if uid >= 0:
+                        user.logged_in(uid, sid, now)
                 else:
                     result = reply
+                    if kind is REFRESH and uid >= 0:
+                        if reply == 1:
+                            user.expires[sid] = now + user.ttl_ns
+                        else:
+                            user.gone(uid, sid)
                 extend(pack(phase, user.number, kind, sid, start, now, OK, vhash, ttl_ms, result, 0))
             if stopping:
                 continue
@@ -224,7 +281,7 @@ class _SessionConnection(asyncio.Protocol):
         now = time.time_ns()
         record = self.load.recorder.record
         while self.inflight:
-            user, phase, kind, sid, start, vhash, ttl_ms = self.inflight.popleft()
+            user, phase, kind, sid, start, vhash, ttl_ms, _ = self.inflight.popleft()
             record(phase, user.number, kind, sid, start, now, UNKNOWN, vhash, ttl_ms, -1, error)
 
     def overdue(self, now: int, timeout_ns: int) -> bool:
@@ -246,6 +303,8 @@ class SessionLoad:
         self.phase = Phase.LOAD
         self.stopping = False
         self.replies = 0  # replies received so far (the benchmark's counter)
+        # The simulated clients, made here: the baseline logs their users in before the load runs.
+        self.clients = [_User(n, seed, params) for n in range(params.concurrency)]
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -257,22 +316,25 @@ class SessionLoad:
     async def _baseline(self) -> int:
         params = self.params
         rng = random.Random(self.seed ^ 0xBA5E)
-        ids = rng.sample(range(params.keyspace), params.baseline_sessions)
+        users = rng.sample(range(params.users), params.baseline_sessions)
         conn = await RespConnection.open(self.host, self.port, timeout_s=5)
         acked = 0
         try:
-            for first in range(0, len(ids), BASELINE_BATCH):
-                batch = ids[first:first + BASELINE_BATCH]
+            for first in range(0, len(users), BASELINE_BATCH):
+                batch = [(u, self.clients[u % params.concurrency]) for u in users[first:first + BASELINE_BATCH]]
+                sids = [client.new_session_id() for _, client in batch]
                 now_ms = time.time_ns() // 1_000_000
-                values = [session_value(rng, i, f"b{i}", now_ms, params.value_bytes) for i in batch]
+                values = [session_value(rng, sid, f"b{sid}", now_ms, params.value_bytes) for sid in sids]
                 start = time.time_ns()
-                futures = [conn.send(login_command(session_key(i), v, params.ttl_s)) for i, v in zip(batch, values)]
+                futures = [conn.send(login_command(session_key(sid), v, params.ttl_s)) for sid, v in zip(sids, values)]
                 replies = await asyncio.gather(*futures, return_exceptions=True)
                 end = time.time_ns()
-                for i, value, reply in zip(batch, values, replies):
+                for (user, client), sid, value, reply in zip(batch, sids, values, replies):
                     outcome = OK if reply == b"OK" else (FAIL if isinstance(reply, ReplyError) else UNKNOWN)
                     acked += outcome is OK
-                    self.recorder.record(Phase.BASELINE, i % params.concurrency, LOGIN, i, start, end, outcome,
+                    if outcome is OK:
+                        client.logged_in(user, sid, end)
+                    self.recorder.record(Phase.BASELINE, client.number, LOGIN, sid, start, end, outcome,
                                          value_hash(value), self.ttl_ms, -1, str(reply) if outcome else "")
         finally:
             conn.close()
@@ -284,7 +346,7 @@ class SessionLoad:
         self._thread.start()
 
     def begin_after_phase(self) -> None:
-        """From now on, users touch only new `session:after:*` keys (set just before a fault),
+        """From now on, users touch only new `session:after:*` keys (set once the fault took effect),
         so what they do after the restart cannot change the sessions being checked."""
         self.phase = Phase.AFTER
 
@@ -306,7 +368,7 @@ class SessionLoad:
 
     async def _run(self) -> None:
         params = self.params
-        users = [_User(n, self.seed, params) for n in range(params.concurrency)]
+        users = self.clients
         slots = min(params.connections, params.concurrency)
         groups = [users[i::slots] for i in range(slots)]
         await asyncio.gather(*(self._connection_slot(group) for group in groups))
@@ -352,7 +414,7 @@ def isolated_client_cost(params: WorkloadParams, record: bool, batches: int = 20
     try:
         asyncio.set_event_loop(loop)
         per_connection = max(1, params.concurrency // params.connections)
-        conn = _SessionConnection(load, [_User(n, 1, params) for n in range(per_connection)])
+        conn = _SessionConnection(load, load.clients[:per_connection])
         conn.connection_made(_NoTransport())
         began = time.process_time()
         for _ in range(batches):

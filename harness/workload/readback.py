@@ -1,4 +1,11 @@
-"""Reading back, after the restart, every session the history touched: value and absolute expiry."""
+"""Reading back, after the restart, every session the server holds: value and absolute expiry.
+
+The whole dataset, not only the keys the history touched: `SCAN` over `session:*` finds every
+session that came back, so a session no write created is seen too (the checker calls it a
+phantom). Keys the history touched that the scan did not return are absent. Each present key
+carries the time its batch was read; absent ones the end of the readback (a key whose TTL
+passed during the readback is then absent for a reason the checker can see).
+"""
 
 from __future__ import annotations
 
@@ -8,37 +15,63 @@ from collections.abc import Iterable
 import pandas as pd
 import redis
 
-from harness.workload.session import session_key, value_hash
+from harness.workload.session import AFTER_PREFIX, SESSION_PREFIX, value_hash
 
-READBACK_BATCH = 2000
+SCAN_COUNT = 2000
 NO_EXPIRY = -1
+PHANTOM_KEY_BASE = -(2**62)  # a session name that is not a number gets a key id below every real one
+
+
+def _session_id(name: bytes, phantom_ids: dict[bytes, int]) -> int | None:
+    """The id in `session:<id>`; None for the after-fault sessions (not checked); a made-up negative
+    id for any other name (it can only be a phantom)."""
+    if name.startswith(AFTER_PREFIX):
+        return None
+    tail = name[len(SESSION_PREFIX):]
+    if tail.isdigit():
+        return int(tail)
+    return phantom_ids.setdefault(name, PHANTOM_KEY_BASE - len(phantom_ids))
+
+
+def _scan_batches(client: redis.Redis):
+    cursor = 0
+    while True:
+        cursor, names = client.scan(cursor, match=SESSION_PREFIX + b"*", count=SCAN_COUNT)
+        if names:
+            yield names
+        if cursor == 0:
+            return
+
+
+def _read(client: redis.Redis, names: list[bytes]) -> list[tuple]:
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.get(name)
+        pipe.execute_command("PEXPIRETIME", name)
+    replies = pipe.execute()
+    return list(zip(replies[0::2], replies[1::2]))
 
 
 def read_survivors(client: redis.Redis, keys: Iterable[int]) -> tuple[pd.DataFrame, int]:
-    """GET and PEXPIRETIME for each session id; returns (survivors, read time in ms).
-
-    PEXPIRETIME (Redis 7.0+, Valkey) gives the absolute expiry the server holds, which is what
-    the AOF and RDB store; the checker compares it with what each login or refresh asked for.
-    """
-    keys = sorted(set(int(k) for k in keys))
-    present, hashes, expiries = [], [], []
-    read_at_ms = time.time_ns() // 1_000_000
-    for first in range(0, len(keys), READBACK_BATCH):
-        batch = keys[first:first + READBACK_BATCH]
-        pipe = client.pipeline(transaction=False)
-        for key in batch:
-            name = session_key(key)
-            pipe.get(name)
-            pipe.execute_command("PEXPIRETIME", name)
-        replies = pipe.execute()
-        for value, expire_at in zip(replies[0::2], replies[1::2]):
-            present.append(value is not None)
-            hashes.append(value_hash(value) if value is not None else 0)
-            expiries.append(int(expire_at) if value is not None and expire_at >= 0 else NO_EXPIRY)
+    """Every session present (by SCAN) and every key in `keys`; returns (survivors, end of the
+    readback in ms). PEXPIRETIME (Redis 7.0+, Valkey) gives the absolute expiry the server holds,
+    which is what the AOF and RDB store."""
+    found: dict[int, tuple] = {}
+    phantom_ids: dict[bytes, int] = {}
+    for names in _scan_batches(client):
+        read_at_ms = time.time_ns() / 1e6
+        for name, (value, expire_at) in zip(names, _read(client, names)):
+            key = _session_id(name, phantom_ids)
+            if key is not None and value is not None:  # gone between the scan and the read: absent
+                found[key] = (value_hash(value), int(expire_at) if expire_at >= 0 else NO_EXPIRY, read_at_ms)
+    end_ms = time.time_ns() // 1_000_000
+    every = sorted(set(int(k) for k in keys) | set(found))
+    rows = [(k, *found[k]) if k in found else (k, 0, NO_EXPIRY, float(end_ms)) for k in every]
     frame = pd.DataFrame({
-        "key": pd.array(keys, dtype="int64"),
-        "present": pd.array(present, dtype="bool"),
-        "value_hash": pd.array(hashes, dtype="int64"),
-        "expire_at_ms": pd.array(expiries, dtype="int64"),
+        "key": pd.array([r[0] for r in rows], dtype="int64"),
+        "present": pd.array([r[0] in found for r in rows], dtype="bool"),
+        "value_hash": pd.array([r[1] for r in rows], dtype="int64"),
+        "expire_at_ms": pd.array([r[2] for r in rows], dtype="int64"),
+        "read_at_ms": pd.array([r[3] for r in rows], dtype="float64"),
     })
-    return frame, read_at_ms
+    return frame, end_ms

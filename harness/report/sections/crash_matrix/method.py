@@ -31,10 +31,44 @@ def _value(environment: dict, trials_value: object, *keys: str) -> str | None:
     return None if fmt.is_missing(trials_value) else fmt.plain(trials_value)
 
 
+# The checker's words, per session (harness/checkers/durability.py).
+CATEGORIES = [
+    ("lost", "the history says the session exists (an acknowledged login or refresh, with no acknowledged "
+             "logout or expiry to explain its absence), but none came back. *Lost writes* counts the "
+             "acknowledged writes that changed something (a login, a refresh that applied, a logout that "
+             "deleted) after the last surviving point of each session's history."),
+    ("resurrected", "the user logged out (an acknowledged `DEL` deleted the session, or the replies prove an "
+                    "unanswered one did), yet the session came back: a logged-out user is logged in again, a "
+                    "**security problem**."),
+    ("stale refresh", "the right session came back, but with the expiry of an earlier write: an acknowledged "
+                      "refresh was lost."),
+    ("old value", "an older session document came back: a later acknowledged login on that key was lost."),
+    ("corrupt", "a value never written for that key, or an expiry no request could have set: no prefix of "
+                "its history explains it (it adds nothing to lost writes or the loss window)."),
+    ("phantom", "a session that came back although no write in the history could have created it."),
+    ("evidence", "every reply is evidence: a `GET` that hit (with the value read) or missed, an `EXPIRE` "
+                 "that applied or found nothing, a `DEL` that deleted or found nothing says what the session "
+                 "was when it ran, and so how an earlier unanswered request turned out. A history whose "
+                 "replies cannot all be true is counted as a *contradiction*, not judged."),
+    ("unknown outcome", "a request that got no reply (timeout, dropped connection) may or may not have "
+                        "happened; the checker keeps both unless a later reply decides, and never counts it "
+                        "as loss."),
+    ("one cut", "an AOF is one log and an RDB one snapshot, so what survives must be the state at one moment "
+                "for every session at once; when no moment explains every survivor, the trial has *holes*: "
+                "lost acknowledged writes older than a write kept on another session."),
+    ("loss window", "from the moment the cut lies at to the fault, as a bracket when the cut can lie "
+                    "anywhere between the last write kept and the first write lost: how far back the loss "
+                    "reaches."),
+]
+
+
 def _fault_step(fault_names: list[str]) -> str:
     """When and how the fault strikes, in each fault's own words."""
     when = "At a random moment in the second half of the load (so the load is in full swing), "
-    after = " Clients see their connections drop; requests in flight end with an unknown outcome."
+    after = (" Clients see their connections drop; requests in flight end with an unknown outcome. Users move "
+             "to new sessions only once the fault took effect (the server's process gone): every write the old "
+             "server acknowledged until then is checked (*acked after fault* counts those it acknowledged after "
+             "the fault was issued).")
     how = " ".join(fault_info(f).description for f in fault_names)
     return when + ("inject the fault. " if len(fault_names) == 1 else "inject the trial's fault. ") + how + after
 
@@ -69,9 +103,10 @@ def method(environment: dict, faults: list[str], duration_s: object = None, conc
         "`BGSAVE` when the config has RDB, a finished `BGREWRITEAOF` when it has AOF (with no persistence, "
         "nothing is durable).",
         f"Run the session load {load_for}{with_workers}: login = `SET session:<id> <json> EX <ttl>`, "
-        "read = `GET`, refresh = `EXPIRE`, logout = `DEL`. Each session belongs to one client, so every "
-        "session's operations are sequential, and every operation is recorded with its start time, end time "
-        "and outcome (the history).",
+        "read = `GET`, refresh = `EXPIRE`, logout = `DEL`, as an application makes sessions: each login creates "
+        "a new session id (never reused), reads and refreshes go to that user's live sessions, a logout deletes "
+        "one. Each user belongs to one client, so every session's operations are sequential, and every "
+        "operation is recorded with its start time, end time, outcome and reply (the history).",
         _fault_step(faults),
         "Restart the server on the same data directory with the same config; the time until it answers again "
         "(data loaded) is the recovery time. Clients reconnect and log in new users (phase `after`), which "
@@ -79,25 +114,11 @@ def method(environment: dict, faults: list[str], duration_s: object = None, conc
         + (" If the server will not start on what survived (it refuses a damaged file), the restart has failed: "
            "every session the history says should exist is counted as lost, and recovery time and downtime are "
            "not measured." if power else ""),
-        "Read back every session the history touched and compare each with what its acknowledged "
-        "operations allow (the checker). Throughput and latency are of acknowledged operations in the load "
-        "phase before the fault.",
+        "Read back every session the server holds (`SCAN`, then `GET` and `PEXPIRETIME`) and compare each "
+        "session the history made, and any it did not, with what its operations and their replies allow (the "
+        "checker). Throughput and latency are of acknowledged operations in the load phase before the fault.",
     ]
-    categories = [
-        ("lost", "the history says the session exists (an acknowledged login or refresh, with no acknowledged "
-                 "logout or expiry to explain its absence), but none came back. *Lost writes* counts the "
-                 "acknowledged writes after the last surviving point of each key's history."),
-        ("resurrected", "the history says the user logged out (an acknowledged `DEL`), yet the session came back: "
-                        "a logged-out user is logged in again, a **security problem**."),
-        ("stale refresh", "the right session came back, but with an expiry earlier than an acknowledged refresh "
-                          "had set."),
-        ("old value", "an older session document came back: a later acknowledged login was lost."),
-        ("corrupt", "a value never written for that key, or an expiry no request could have set."),
-        ("unknown outcome", "a request that got no reply (timeout, dropped connection) may or may not have "
-                            "happened; the checker accepts both, so it is never counted as loss."),
-        ("loss window", "from the oldest lost acknowledged write to the fault: how far back the loss reaches."),
-    ]
-    return Method(steps, categories, _measures(workers, connections, ceiling, power))
+    return Method(steps, CATEGORIES, _measures(workers, connections, ceiling, power))
 
 
 def _measures(workers: str | None, connections: str | None, ceiling: bool, power: bool) -> list[tuple[str, str]]:

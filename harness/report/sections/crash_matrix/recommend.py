@@ -45,6 +45,10 @@ class Measured:
     aof_truncated: int  # trials that started only by cutting a torn AOF tail
     metadata_dropped: float  # median namespace changes a strict-mode cut dropped; NaN: the fault has no such count
     metadata_dropped_detail: str | None
+    phantom: float = 0.0  # sessions present that no write created (median, max)
+    phantom_max: float = 0.0
+    cut_inconsistent: int = 0  # trials whose survivors no single moment explains
+    holes_max: float = 0.0
 
     @classmethod
     def of(cls, row: pd.Series) -> Measured:
@@ -59,6 +63,8 @@ class Measured:
             restart_failed=row["restart_failed"], restart_error=fmt.text(row["restart_error"]),
             driver_ratio=row["driver_ceiling_ratio"], aof_truncated=row["aof_truncated"],
             metadata_dropped=row["metadata_dropped"], metadata_dropped_detail=fmt.text(row["metadata_dropped_detail"]),
+            phantom=row["phantom_sessions"], phantom_max=row["phantom_sessions_max"],
+            cut_inconsistent=row["cut_inconsistent"], holes_max=row["holes_max"],
         )
 
     @property
@@ -66,7 +72,7 @@ class Measured:
         """Lost nothing, resurrected nothing, corrupted nothing, and restarted, in every trial (NaN
         never qualifies)."""
         return (self.lost_max == 0 and self.resurrected_max == 0 and self.corrupt_max == 0
-                and not self.failed_to_restart)
+                and not self.phantom_max > 0 and not self.failed_to_restart)
 
     @property
     def failed_to_restart(self) -> bool:
@@ -221,6 +227,24 @@ def _corruption(results: list[Measured], phrase: str) -> list[str]:
             f"or an expiry no request could have set."]
 
 
+def _phantoms(results: list[Measured], phrase: str) -> list[str]:
+    offenders = [m for m in results if m.phantom_max > 0]
+    if not offenders:
+        return []
+    names = "; ".join(f"`{m.config}` (median {fmt.count(m.phantom)}, up to {fmt.count(m.phantom_max)} in a trial)"
+                      for m in offenders)
+    return [f"Under {phrase}, {names} served sessions that no login created (phantoms): the server came back "
+            f"with session keys the history cannot explain."]
+
+
+def _holes(results: list[Measured], phrase: str) -> list[str]:
+    """A log keeps a prefix of time: survivors that no single moment explains are a finding."""
+    return [f"Under {phrase}, what `{m.config}` kept in {fmt.of(m.cut_inconsistent, m.trials)} trials is not the "
+            f"state of one moment: an acknowledged write was lost while a later one on another session survived "
+            f"(up to {fmt.count(m.holes_max)} such writes in a trial), so the files were not a clean prefix of "
+            f"what it acknowledged." for m in results if m.cut_inconsistent > 0]
+
+
 def _quoted_error(text: str) -> str:
     """A log line fit for inline code: no backticks to end it early, and not a whole paragraph."""
     text = " ".join(text.replace("`", "'").split())
@@ -293,7 +317,8 @@ def _about(results: list[Measured], phrase: str) -> list[str]:
         sentences = _recommend(results, phrase, fastest) + _noise(results, phrase)
     else:
         sentences = _none_qualifies(results, phrase, fastest)
-    for say in (_restart_failures, _truncated_starts, _dropped_metadata, _security, _corruption, _driver_limited):
+    for say in (_restart_failures, _truncated_starts, _dropped_metadata, _security, _corruption, _phantoms, _holes,
+                _driver_limited):
         sentences += say(results, phrase)
     return sentences
 

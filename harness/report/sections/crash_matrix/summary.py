@@ -18,7 +18,8 @@ KEYS = ("server", "config", "fault")
 # Medians of these, per (server, config, fault).
 MEDIAN_COLUMNS = (
     "acked_writes", "lost_sessions", "lost_writes", "resurrected_sessions", "stale_refreshes", "old_values",
-    "corrupt_values", "unknown_ops", "loss_window_s", "throughput_ops_s", "p50_ms", "p95_ms", "p99_ms", "p999_ms",
+    "corrupt_values", "phantom_sessions", "contradictions", "unknown_ops", "acks_after_fault", "holes",
+    "loss_window_min_s", "loss_window_s", "throughput_ops_s", "p50_ms", "p95_ms", "p99_ms", "p999_ms",
     "max_ms", "ceiling_ops_s", "driver_ceiling_ratio", "ceiling_p50_ms", "ceiling_p99_ms", "recovery_s",
     "downtime_s",
 )
@@ -26,9 +27,9 @@ MEDIAN_COLUMNS = (
 # recommendation needs (a config that lost sessions in any trial is not "zero loss").
 SPREAD_COLUMNS = (
     "lost_sessions", "throughput_ops_s", "p99_ms", "recovery_s", "resurrected_sessions", "corrupt_values",
-    "ceiling_ops_s", "driver_ceiling_ratio", "downtime_s",
+    "phantom_sessions", "holes", "ceiling_ops_s", "driver_ceiling_ratio", "downtime_s",
 )
-OUTCOME_COLUMNS = ("trials_without_loss", "restart_failed", "restart_error", "aof_truncated")
+OUTCOME_COLUMNS = ("trials_without_loss", "restart_failed", "restart_error", "aof_truncated", "cut_inconsistent")
 
 
 def _fault_fields() -> list[tuple[type[Columns], str, bool]]:
@@ -72,6 +73,8 @@ def _outcomes(group: pd.DataFrame) -> dict[str, object]:
         "restart_error": next((e for e in errors if e), None),
         # Starts that only worked because the server cut a torn AOF tail (aof-load-truncated).
         "aof_truncated": int(group["aof_truncated"].map(lambda v: bool(fmt.text(v))).sum()),
+        # Survivors no single moment explains: a torn file, a lost manifest update, a failover.
+        "cut_inconsistent": int((~group["cut_consistent"].map(fmt.truthy)).sum()),
     }
 
 

@@ -29,10 +29,17 @@ def _summary_columns() -> list[Column]:
         Column("Stale refreshes", formatted("stale_refreshes", fmt.count)),
         Column("Old values", formatted("old_values", fmt.count)),
         Column("Corrupt", spread("corrupt_values", fmt.count)),
+        Column("Phantom", spread("phantom_sessions", fmt.count), shown=any_true("phantom_sessions")),
+        Column("Contradictions", formatted("contradictions", fmt.count), shown=any_true("contradictions")),
         Column("Unknown ops", formatted("unknown_ops", fmt.count)),
+        Column("Acked after fault", formatted("acks_after_fault", fmt.count)),
     ]
     after = [
-        Column("Loss window (s)", formatted("loss_window_s", fmt.seconds)),
+        Column("Loss window (s)", lambda r: fmt.bracket(r.get("loss_window_min_s"), r.get("loss_window_s"),
+                                                        fmt.seconds)),
+        Column("No single cut", lambda r: fmt.of(r.get("cut_inconsistent"), r.get("trials")), numeric=False,
+               shown=any_true("cut_inconsistent")),
+        Column("Holes", spread("holes", fmt.count), shown=any_true("holes")),
         Column("Throughput (ops/s)", spread("throughput_ops_s", fmt.rate)),
         Column("p50 (ms)", formatted("p50_ms", fmt.ms)),
         Column("p95 (ms)", formatted("p95_ms", fmt.ms)),
