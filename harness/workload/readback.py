@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import pandas as pd
 import redis
 
+from harness.workload.expiry import has_pexpiretime, values_and_expiries
 from harness.workload.session import session_key, value_hash
 
 READBACK_BATCH = 2000
@@ -19,19 +20,15 @@ def read_survivors(client: redis.Redis, keys: Iterable[int]) -> tuple[pd.DataFra
 
     PEXPIRETIME (Redis 7.0+, Valkey) gives the absolute expiry the server holds, which is what
     the AOF and RDB store; the checker compares it with what each login or refresh asked for.
+    Older servers get the same figure from TIME and PTTL (harness.workload.expiry).
     """
     keys = sorted(set(int(k) for k in keys))
     present, hashes, expiries = [], [], []
     read_at_ms = time.time_ns() // 1_000_000
+    exact = has_pexpiretime(client)
     for first in range(0, len(keys), READBACK_BATCH):
-        batch = keys[first:first + READBACK_BATCH]
-        pipe = client.pipeline(transaction=False)
-        for key in batch:
-            name = session_key(key)
-            pipe.get(name)
-            pipe.execute_command("PEXPIRETIME", name)
-        replies = pipe.execute()
-        for value, expire_at in zip(replies[0::2], replies[1::2]):
+        names = [session_key(key) for key in keys[first:first + READBACK_BATCH]]
+        for value, expire_at in _read_batch(client, names, exact):
             present.append(value is not None)
             hashes.append(value_hash(value) if value is not None else 0)
             expiries.append(int(expire_at) if value is not None and expire_at >= 0 else NO_EXPIRY)
@@ -42,3 +39,14 @@ def read_survivors(client: redis.Redis, keys: Iterable[int]) -> tuple[pd.DataFra
         "expire_at_ms": pd.array(expiries, dtype="int64"),
     })
     return frame, read_at_ms
+
+
+def _read_batch(client: redis.Redis, names: list[bytes], exact: bool) -> list[tuple[bytes | None, int]]:
+    if not exact:
+        return values_and_expiries(client, names)
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.get(name)
+        pipe.execute_command("PEXPIRETIME", name)
+    replies = pipe.execute()
+    return list(zip(replies[0::2], replies[1::2]))
