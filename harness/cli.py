@@ -349,7 +349,7 @@ def configs_command(configs_dir: Path, check: bool, backend: str, image: str, se
     try:
         found = config_files.discover(configs_dir)
         for config in found.values():
-            click.echo(f"{config.name:24} {config.description}")
+            click.echo(f"{config.name:24} {config.description}" + (" [opt-in]" if config.opt_in else ""))
         if check:
             chosen = choose_backend(backend, image, "configs-check", server_bin, lambda m: click.echo(m, err=True))
             try:
