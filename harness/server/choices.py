@@ -52,7 +52,7 @@ def _entry(backend: str, entry: str) -> list[ServerChoice]:
         path = Path(absolute_path(entry))
         if not path.is_file():
             raise HarnessError(f"--servers {entry}: no such file ({path})")
-        return [_binary_choice(backend, probe(path, f"{path} (--servers)"))]
+        return [_binary_choice(backend, probe(path, str(path)))]
     if any(c.isspace() for c in entry) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*", entry):
         raise HarnessError(f"--servers {entry!r}: neither an image name, a path to a server binary, nor 'local'")
     return [ServerChoice(backend, image=entry, name=image_name(entry))]

@@ -18,7 +18,8 @@ import docker
 import docker.errors
 
 from harness.errors import HarnessError
-from harness.server.binaries import ServerBinary, find_server_binary, flavour_of_image, probe, version_of_image
+from harness.server.binaries import (ServerBinary, find_server_binary, flavour_of_image, origin_of, probe,
+                                      version_of_image)
 
 LOCAL_REPOSITORY = "crash-matrix-local"
 # Upstream images whose absence we may stand in for with a local build of the same server.
@@ -54,7 +55,7 @@ def can_stand_in(image: str) -> bool:
 def image_of_binary(client: docker.DockerClient, path: Path) -> ResolvedImage:
     """A server named by its binary (--servers /path/to/redis-server): always built from it, since
     no upstream image is that file."""
-    binary = probe(Path(path), f"{path}")
+    binary = probe(Path(path), origin_of(Path(path), "named"))
     tag = build_local_image(client, binary)
     note = f"built {tag} offline from {binary.origin} ({binary.flavour} {binary.version})"
     return ResolvedImage(str(path), tag, binary.command, True, note)

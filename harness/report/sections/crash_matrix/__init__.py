@@ -18,6 +18,7 @@ from harness.report.sections.crash_matrix.fsync import fsync_notes
 from harness.report.sections.crash_matrix.latency import latency_chart
 from harness.report.sections.crash_matrix.method import Method, method
 from harness.report.sections.crash_matrix.recommend import recommendation
+from harness.report.sections.crash_matrix.servers import server_comparison, skipped_notes
 from harness.report.sections.crash_matrix.summary import summary_table
 from harness.report.sections.crash_matrix.tables import display_summary
 from harness.report.sections.crash_matrix.tradeoff import tradeoff_chart
@@ -67,6 +68,15 @@ def _charts(run: RunData, summary, out_dir: Path) -> tuple[Section, dict[str, Pa
     return section, files
 
 
+def _servers_section(summary, environment: dict) -> list[Section]:
+    """Servers compared, when the run measured several or skipped some (a config a server refused)."""
+    compared, skipped = server_comparison(summary), skipped_notes(environment)
+    if not compared and not skipped:
+        return []
+    blocks = ([Bullets(compared, spaced=True)] if compared else []) + _paragraphs(skipped, "aside")
+    return [Section("Servers compared", blocks, anchor="servers")]
+
+
 def _shape(run: RunData) -> tuple[int, int, int] | None:
     """The ceiling's connections and depth and the saturation's depth (None: trials from before them)."""
     shaped = run.trials[run.trials["ceiling_connections"].fillna(0) > 0]
@@ -95,6 +105,7 @@ def build(run: RunData, out_dir: Path) -> ScenarioReport:
                 "Summary per config and fault", [
             Paragraphs(["Median over trials; min–max in brackets where shown."], "note"), display_summary(summary),
             *_paragraphs(fsync_notes(run.environment, summary, run.config_texts, run.trials))], anchor="summary"),
+        *_servers_section(summary, run.environment),
         Section("Driver against server", [
             Paragraphs([DRIVER_INTRO], "note"), *([driver_table(summary)] if ceiling else []),
             *_paragraphs(driver_notes(summary))], anchor="driver"),
