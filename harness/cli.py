@@ -172,7 +172,7 @@ def _refuse_with_resume(ctx: click.Context) -> None:
     allowed = {"resume_dir", "expect_file", "plain"}
     given = [name for name in ctx.params if name not in allowed and _given(ctx, name)]
     if given:
-        flags = ", ".join("--" + _flag(name) for name in given)
+        flags = ", ".join(sorted("--" + _flag(name) for name in given))
         raise HarnessError(f"--resume continues a run with the options it was started with; drop {flags}")
 
 
