@@ -76,7 +76,7 @@ def main() -> None:
               help="Expectations (TOML: [[expect]] tables with a check such as 'lost_sessions == 0'), checked "
                    "before any trial and judged on the results: the report opens with them, junit.xml is "
                    "written, and the exit status is 4 when one fails. Shipped: expectations/claims.toml.")
-@click.option("--resume", "resume_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               metavar="RUN", help="Continue RUN (an interrupted or partly failed run): its finished trials are "
                                   "kept, the rest run with the same seeds and options, the report covers all.")
 @click.option("--results", "results_root", type=click.Path(path_type=Path), default=Path("results"),
@@ -197,6 +197,7 @@ def _new_run(results_root: Path, expect_file: Path | None):
 
 def _resume(path: Path, expect_file: Path | None, plain: bool) -> None:
     import scenarios  # noqa: PLC0415
+    import scenarios.crash_matrix as crash_matrix  # noqa: PLC0415
 
     from harness import schema  # noqa: PLC0415
     from harness.expectations.run import keep  # noqa: PLC0415
@@ -206,6 +207,8 @@ def _resume(path: Path, expect_file: Path | None, plain: bool) -> None:
     run_dir = RunDir.open_or_create(path, columns=schema.columns)
     name, plan = load_plan(run_dir)
     scenario = scenarios.get(name)
+    if name != crash_matrix.NAME:  # the recovery curve keeps its own table and is rerun, not resumed
+        raise HarnessError(f"{path} is a {name} run: --resume continues crash-matrix runs")
     if expect_file is not None:
         keep(run_dir.path, expect_file)
     run_plan_from_cli(scenario, plan, run_dir, plain, f"resuming {len(plan.specs)} planned trial(s)", resume=True)
@@ -269,7 +272,11 @@ def bench(config_names, configs_dir, rounds, seconds, ceiling_requests, concurre
             fail(str(exc))
         except KeyboardInterrupt:
             fail("interrupted", 130)
-    click.echo(f"driver vs redis-benchmark, concurrency {concurrency} ({connections} connections), medians of "
+    from harness.ceiling import driver_shape  # noqa: PLC0415
+
+    shape = "-c %d -P %d" % driver_shape(params)
+    click.echo(f"driver vs redis-benchmark at the driver's shape ({shape}), concurrency {concurrency} "
+               f"({connections} connections), medians of "
                f"{rounds} rounds; goals: ratio >= {GOAL_RATIO}, recording overhead <= {GOAL_RECORDING_OVERHEAD:.0%}")
     click.echo(f"{'config':18} {'driver ops/s':>13} {'ceiling ops/s':>14} {'ratio':>6} {'recording':>10} "
                f"{'recording CPU':>14}")

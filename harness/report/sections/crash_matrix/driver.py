@@ -80,20 +80,20 @@ def _shape(summary: pd.DataFrame) -> str | None:
 
 
 def saturation_notes(summary: pd.DataFrame) -> list[str]:
-    """How close the driver's shape came to the server's own limit, over the whole run."""
+    """How close the driver's shape came to the server's own limit, over the whole run: the median
+    of the rows' ceiling/saturation ratios, and their range."""
     ratios = summary["ceiling_saturation_ratio"].dropna()
     if not has_saturation(summary) or ratios.empty:
         return []
-    low, high = fmt.ratio(ratios.min()), fmt.ratio(ratios.max())
+    low, high, middle = fmt.ratio(ratios.min()), fmt.ratio(ratios.max()), float(ratios.median())
     deep = fmt.count(summary["saturation_pipeline"].dropna().max())
-    span = low if low == high else f"{low}{fmt.DASH}{high}"
+    span = "" if low == high else f" (rows {low}{fmt.DASH}{high})"
     shape = _shape(summary) or "the driver's shape"
-    return [f"At the driver's shape ({shape}), redis-benchmark reached {span} of what the same server did with "
-            f"{deep} requests in flight per connection (median ceiling/saturation per row): "
-            + ("the server had capacity that clients of this shape did not reach, so throughput here is the "
-               "shape's figure, not the server's limit; a client that pipelines deeper gets more from every config."
-               if ratios.max() < DRIVER_LIMITED_BELOW else
-               "at this shape the load came close to the server's own limit.")]
+    verdict = ("the server had capacity that clients of this shape did not reach, so throughput here is the "
+               "shape's figure, not the server's limit; a client that pipelines deeper gets more from it."
+               if middle < DRIVER_LIMITED_BELOW else "at this shape the load came close to the server's own limit.")
+    return [f"At the driver's shape ({shape}), redis-benchmark reached a median {fmt.ratio(middle)}{span} of what "
+            f"the same server did with {deep} requests in flight per connection (ceiling/saturation): {verdict}"]
 
 
 def _flagged(summary: pd.DataFrame) -> list[str]:
