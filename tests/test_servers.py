@@ -221,3 +221,16 @@ def test_redis_62_expiries_are_read_back_exactly_without_pexpiretime(tmp_path):
         else:
             assert row["present"] and abs(int(row["expire_at_ms"]) - at) <= 1, (key, row["expire_at_ms"], at)
     assert not rows.loc[99_999, "present"]
+
+
+def test_a_relative_server_bin_works_with_the_process_backend(tmp_path):
+    """The server starts in its data directory: a relative --server-bin must be made absolute first."""
+    valkey = embedded_valkey()
+    needs(valkey)
+    results = tmp_path / "results"
+    proc = run_cli("run", "--configs", "aof-always", "--server-bin", relative_to_root(valkey.path), "--backend",
+                   "process", "--results", str(results), *SMALL[:2], "--trials", "1", *SMALL[4:])
+    assert proc.returncode == 0, proc.stderr
+    trials = pd.read_csv((results / "latest").resolve() / "trials.csv")
+    assert list(trials["server"]) == [f"valkey {valkey.version}"]
+    assert_nothing_left(results)
