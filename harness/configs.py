@@ -7,6 +7,7 @@ it accepts: its own complaint is reported with the file and the line.
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import tempfile
@@ -31,12 +32,25 @@ OWNED_DIRECTIVES = {
 }
 
 
+# A comment line `# opt-in: <why>` keeps a config out of the default selection (it runs when
+# named, or with `--configs all`): for configs that cost time and matter only for some servers.
+_OPT_IN = re.compile(r"^\s*#\s*opt-in\s*:?\s*(.*)$", re.MULTILINE | re.IGNORECASE)
+ALL = "all"
+
+
+def opt_in_reason(text: str) -> str:
+    """Why a config is opt-in ('' when it is in the default selection)."""
+    match = _OPT_IN.search(text)
+    return (match.group(1).strip() or "opt-in") if match else ""
+
+
 @dataclass(frozen=True)
 class Config:
     name: str
     path: Path
     description: str  # the file's first comment line
     source: str = ""  # the user's file this one was copied from, for messages ("": `path` is it)
+    opt_in: str = ""  # why it is left out of the default selection ("": it is in it)
 
     @property
     def where(self) -> str:
@@ -56,7 +70,8 @@ def discover(configs_dir: Path) -> dict[str, Config]:
         raise HarnessError(f"configs directory {configs_dir} does not exist")
     found = {}
     for path in sorted(configs_dir.glob("*.conf")):
-        found[path.stem] = Config(path.stem, path.resolve(), description_of(path.read_text(errors="replace")))
+        text = path.read_text(errors="replace")
+        found[path.stem] = Config(path.stem, path.resolve(), description_of(text), opt_in=opt_in_reason(text))
     if not found:
         raise HarnessError(f"no *.conf files in {configs_dir}")
     return found
@@ -82,8 +97,11 @@ def write_config(spec: ConfigSpec, folder: Path) -> Config:
 
 
 def select(available: dict[str, Config], names: list[str] | None) -> list[Config]:
-    """The configs to run, in the order given (all, sorted by name, when none are given)."""
+    """The configs to run, in the order given; none given: every config not marked opt-in, sorted by
+    name; `all`: every config."""
     if not names:
+        return [config for config in available.values() if not config.opt_in]
+    if names == [ALL]:
         return list(available.values())
     unknown = [name for name in names if name not in available]
     if unknown:
@@ -110,6 +128,10 @@ def read_check(config: Config) -> None:
                                f"{OWNED_DIRECTIVES[directive]}")
 
 
+class ConfigRejected(HarnessError):
+    """The server refused a line of the config (a directive or value it does not know)."""
+
+
 def server_check(backend: Backend, config: Config, build: ServerBuild | None = None) -> None:
     """Start the real server on the config in a scratch directory: does it accept every line?"""
     scratch = Path(tempfile.mkdtemp(prefix=f"crash-matrix-check-{config.name}-"))
@@ -121,8 +143,8 @@ def server_check(backend: Backend, config: Config, build: ServerBuild | None = N
     except ServerExited as exc:
         complaint = parse_config_complaint(server.log_text())
         if complaint:
-            raise HarnessError(f"{config.where}:{complaint.line}: '{complaint.text}': {complaint.reason} "
-                               f"(the server refused it)") from None
+            raise ConfigRejected(f"{config.where}:{complaint.line}: '{complaint.text}': {complaint.reason} "
+                                 f"(the server refused it)") from None
         raise HarnessError(f"{config.where}: the server would not start on it: {exc}") from None
     finally:
         server.remove()

@@ -50,3 +50,9 @@ def records_frame(records: list[TrialRecord]) -> pd.DataFrame:
             if isinstance(default, (int, float)) and not isinstance(default, bool):
                 frame[name] = pd.to_numeric(frame[name], errors="coerce")
     return frame
+
+
+def numeric_columns() -> list[str]:
+    """The columns that hold a number or a flag (a flag reads as 0 or 1): what an expectation can check."""
+    return [name for kind in trial_schema() for name, default in kind().to_row().items()
+            if isinstance(default, (int, float))]

@@ -12,6 +12,7 @@ against their type hints in one step: a malformed spec file fails with the field
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +22,13 @@ import msgspec
 from harness.errors import HarnessError
 from harness.workload.session import WorkloadParams
 
-Options = dict[str, str | int | float | bool | None]  # a fault's, topology's or scenario's own settings
+Options = dict[str, str | int | float | bool | None]
+
+
+def absolute_path(path: Path | str) -> str:
+    """An absolute path as typed, symlinks kept: Debian's redis-server is a symlink to
+    redis-check-rdb, and the binary picks what it is from the name it was started under."""
+    return os.path.abspath(os.path.expanduser(str(path)))  # a fault's, topology's or scenario's own settings
 
 
 @dataclass(frozen=True)
@@ -30,8 +37,9 @@ class ServerChoice:
     binary (the process backend, or what the offline image is built from)."""
 
     backend: str = "auto"  # auto | docker | process
-    image: str = "redis:7.4"
+    image: str = "redis:7.4"  # "": the binary itself (built into an image on Docker)
     binary: str | None = None  # an absolute path on the machine that runs the trial
+    name: str = ""  # what the run calls it in trial ids and messages ("redis-7.4", "valkey-8.1.8")
 
     def __post_init__(self) -> None:
         if self.backend not in ("auto", "docker", "process"):
@@ -39,9 +47,14 @@ class ServerChoice:
 
     @classmethod
     def of(cls, backend: str, image: str, binary: Path | str | None) -> "ServerChoice":
-        # Resolved here, where the user typed it: the server runs with its data directory as
+        # Made absolute here, where the user typed it: the server runs with its data directory as
         # working directory, where a relative path would point nowhere.
-        return cls(backend, image, str(Path(binary).expanduser().resolve()) if binary else None)
+        return cls(backend, image, absolute_path(binary) if binary else None)
+
+    @property
+    def label(self) -> str:
+        """The name, else what was asked for: an image, or a binary's path."""
+        return self.name or self.image or str(self.binary)
 
 
 @dataclass(frozen=True)

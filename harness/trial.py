@@ -25,7 +25,7 @@ from dataclasses import asdict
 import pandas as pd
 
 from harness import checkers, faults, topology
-from harness.ceiling import Ceiling, measure_ceiling
+from harness.ceiling import Limits, measure_limits
 from harness.checkers import Evidence
 from harness.checkers.durability import checked_keys
 from harness.configs import write_config
@@ -59,7 +59,7 @@ class CrashTrial:
         self.recorder = HistoryRecorder()
         self.backend, self.build = env.pool.get(spec.server)
         self.identity: ServerIdentity | None = None
-        self.ceiling = Ceiling.unavailable("not measured", spec.workload.concurrency)
+        self.ceiling = Limits.unavailable("not measured", spec.workload)
         self.baseline_acked = 0
         self.fault_facts = None
         self.restart_columns = Restart()
@@ -105,19 +105,20 @@ class CrashTrial:
         self.identity = identify(self.topology.primary.client())
 
     def measure_ceiling(self) -> None:
-        """redis-benchmark on this trial's server, before anything else is in it, at the load's
-        concurrency and mix; then FLUSHALL, so the trial starts from an empty dataset (the baseline
-        save or rewrite that follows leaves no trace of the benchmark in the files)."""
+        """redis-benchmark on this trial's server, before anything else is in it, with the load's mix
+        at the driver's shape and saturated (harness.ceiling); then FLUSHALL, so the trial starts
+        from an empty dataset (the baseline save or rewrite that follows leaves no trace of the
+        benchmark in the files)."""
         params, requests = self.spec.workload, self.spec.timeline.ceiling_requests
         server = self.topology.primary
         if requests <= 0:
-            self.ceiling = Ceiling.unavailable("not measured (--ceiling-requests 0)", params.concurrency)
+            self.ceiling = Limits.unavailable("not measured (--ceiling-requests 0)", params)
             return
-        self.env.step(f"measuring the ceiling with redis-benchmark ({requests:,} requests)")
+        self.env.step(f"measuring the ceiling and the saturation with redis-benchmark ({requests:,} requests)")
         try:
-            self.ceiling = measure_ceiling(server.run_benchmark, server.port, params, requests)
+            self.ceiling = measure_limits(server.run_benchmark, server.port, params, requests)
         except HarnessError as exc:
-            self.ceiling = Ceiling.unavailable(str(exc), params.concurrency)
+            self.ceiling = Limits.unavailable(str(exc), params)
         server.client().flushall()
 
     def baseline(self) -> list[str]:

@@ -34,12 +34,38 @@ class MatrixOptions:
     fault_settings: dict[str, Any] = field(default_factory=dict)  # e.g. fs_metadata, for the faults that take it
     trials: int = 3
     timeline: Timeline = field(default_factory=Timeline)
-    server: ServerChoice = field(default_factory=ServerChoice)
+    server: ServerChoice = field(default_factory=ServerChoice)  # the one server, unless `servers` lists several
+    servers: tuple[ServerChoice, ...] = ()  # servers compared side by side (harness.server.choices)
     results_root: Path = Path("results")
     keep_data: bool = False
     port: int | None = None
     seed: int = field(default_factory=lambda: random.SystemRandom().randrange(2**31))
     workload: WorkloadParams = field(default_factory=WorkloadParams)
+
+    @property
+    def server_list(self) -> list[ServerChoice]:
+        return list(self.servers) or [self.server]
+
+
+def expand(options: MatrixOptions, selected: list, chosen: list) -> list[TrialSpec]:
+    """The matrix as specs. Servers are the innermost loop: the same (config, fault, trial) runs on
+    each server back to back, with the same seed (the same load and the same fault moment), so a
+    drift in this shared machine's load falls on every server alike. With one server, trial ids
+    are `<config>__<fault>__<n>`; with several, the server's name comes first."""
+    servers = options.server_list
+    specs = []
+    for config in selected:
+        for fault in chosen:
+            for number in range(1, options.trials + 1):
+                seed = trial_seed(options.seed, config.name, fault.name, number)
+                for server in servers:
+                    parts = (config.name, fault.name, number)
+                    specs.append(TrialSpec(
+                        scenario=NAME, trial_id=trial_id(*((server.name,) if len(servers) > 1 else ()), *parts),
+                        trial=number, seed=seed, config=config.spec(), server=server, fault=fault.spec(),
+                        workload=options.workload, timeline=options.timeline, keep_data=options.keep_data,
+                        port=options.port))
+    return specs
 
 
 def plan(options: MatrixOptions) -> Plan:
@@ -55,17 +81,12 @@ def plan(options: MatrixOptions) -> Plan:
     chosen = faults.select(names, options.fault_settings)
     for fault in chosen:
         fault.check()
-    specs = [
-        TrialSpec(scenario=NAME, trial_id=trial_id(config.name, fault.name, number), trial=number,
-                  seed=trial_seed(options.seed, config.name, fault.name, number), config=config.spec(),
-                  server=options.server, fault=fault.spec(), workload=options.workload, timeline=options.timeline,
-                  keep_data=options.keep_data, port=options.port)
-        for config in selected for fault in chosen for number in range(1, options.trials + 1)
-    ]
+    specs = expand(options, selected, chosen)
     environment = {
         "scenario": NAME, "seed": options.seed, "trials": options.trials,
         "duration_s": options.timeline.duration_s, "after_s": options.timeline.after_s,
         "configs": [c.name for c in selected], "faults": [f.name for f in chosen],
+        "servers_requested": [s.label for s in options.server_list],
         "workload": options.workload.as_dict(), "ceiling_requests": options.timeline.ceiling_requests,
     }
     return Plan(specs, [c.spec() for c in selected], environment, notes)

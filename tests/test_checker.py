@@ -11,7 +11,6 @@ histories it is the definition, and the checker must agree with it exactly.
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 

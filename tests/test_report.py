@@ -788,3 +788,34 @@ def test_render_document_writes_any_file_names(tmp_path: Path) -> None:
     assert "![alt](f.png)\n\ncap" in md
     assert '<h2 id="findings">Findings</h2>' in html and "<strong>bold</strong>" in html
     assert '<td class="num">1</td>' in html
+
+
+# -- servers compared (synthetic summaries, hand-computed expectations) ----------------------------
+
+def two_server_summary(valkey_throughputs: list[float]) -> pd.DataFrame:
+    rows = trial_rows({"aof-everysec": FIXTURE["aof-everysec"]})
+    for row, throughput in zip(trial_rows({"aof-everysec": FIXTURE["aof-everysec"]}), valkey_throughputs):
+        rows.append({**row, "server": "valkey 8.1.8", "trial_id": "valkey-" + row["trial_id"],
+                     "throughput_ops_s": throughput})
+    return summary_table(records_frame(records_from_rows(rows)))
+
+
+def test_servers_differ_only_where_their_ranges_do_not_overlap():
+    from harness.report.sections.crash_matrix.servers import server_comparison
+
+    apart = server_comparison(two_server_summary([40000.0, 41000.0, 39000.0]))
+    assert apart == ["Under a process crash (kill -9), `aof-everysec` ran faster on `valkey 8.1.8` (40,000 ops/s, "
+                     "39,000–41,000 over 3 trials) than on `redis 7.0.15` (21,400 ops/s, 20,800–22,000 over 3 "
+                     "trials): the ranges do not overlap."]
+    close = server_comparison(two_server_summary([21000.0, 23000.0, 20000.0]))
+    assert len(close) == 1 and "no figure (lost sessions, throughput, p99 latency, recovery time) differed" in close[0]
+    assert server_comparison(summary_table(records_frame(records_from_rows(trial_rows())))) == []  # one server
+
+
+def test_skipped_servers_are_said_with_the_reason():
+    from harness.report.sections.crash_matrix.servers import skipped_notes
+
+    notes = skipped_notes({"skipped": [{"server": "redis-6.2.14", "config": "aof-dirname",
+                                        "reason": "configs/aof-dirname.conf:4: 'appenddirname x': Bad directive"}]})
+    assert notes == ["Not run: `aof-dirname` on `redis-6.2.14`: configs/aof-dirname.conf:4: 'appenddirname x': "
+                     "Bad directive."]

@@ -117,3 +117,29 @@ def test_history_frame_keeps_every_field():
          "value_hash": 0, "ttl_ms": 0, "result": 1, "error": ""},
     ]
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_the_ceiling_takes_the_drivers_shape_and_the_saturation_a_deep_pipeline():
+    from harness.ceiling import SATURATION_PIPELINE, driver_shape, measure_limits
+    from harness.workload.session import WorkloadParams
+
+    assert driver_shape(WorkloadParams()) == (8, 6)  # 50 clients over 8 connections
+    assert driver_shape(WorkloadParams(concurrency=8, connections=2, users=100, baseline_sessions=10)) == (2, 4)
+    assert driver_shape(WorkloadParams(concurrency=3, connections=8, users=100, baseline_sessions=10)) == (3, 1)
+    calls = []
+
+    def fake_benchmark(args):  # the arithmetic only: every test reports 10,000 or 40,000 requests/s
+        calls.append(args)
+        rps = 40_000 if args[args.index("-P") + 1] == str(SATURATION_PIPELINE) else 10_000
+        return "redis-benchmark", f'"test","rps","p50_latency_ms"\n"x","{rps}","0.5"\n'
+
+    limits = measure_limits(fake_benchmark, 6379, WorkloadParams(), 20_000)
+    shaped, deep = calls[:4], calls[4:]
+    assert all(a[a.index("-c") + 1] == "8" and a[a.index("-P") + 1] == "6" for a in shaped)
+    assert all(a[a.index("-c") + 1] == "8" and a[a.index("-P") + 1] == "64" for a in deep)
+    requests = lambda group: sum(int(a[a.index("-n") + 1]) for a in group)  # noqa: E731
+    assert requests(deep) >= 4 * requests(shaped)
+    columns = limits.columns()
+    assert (columns.ceiling_ops_s, columns.saturation_ops_s, columns.ceiling_saturation_ratio) == (10_000, 40_000,
+                                                                                                    0.25)
+    assert (columns.ceiling_connections, columns.ceiling_pipeline, columns.saturation_pipeline) == (8, 6, 64)

@@ -83,6 +83,7 @@ class Observed:
     value_hash: int = 0
     expire_at_ms: int = -1  # absolute, ms; -1 means no expiry
     read_at_ms: float | None = None  # when this key was read (None: the check's read time)
+    expire_slack_ms: float = 0.0  # how far the expiry read may be off (0: PEXPIRETIME, exact)
 
 
 ABSENT = None
@@ -199,7 +200,7 @@ def matches(ops: Sequence[Op], state: State, seen: Observed, read_at_ms: float) 
     if state is ABSENT or state[0] != seen.value_hash:
         return False
     low, high = window(ops, state[1])
-    return low <= seen.expire_at_ms <= high
+    return low - seen.expire_slack_ms <= seen.expire_at_ms <= high + seen.expire_slack_ms
 
 
 @dataclass(frozen=True)
@@ -440,11 +441,14 @@ def histories_from_frame(history: pd.DataFrame) -> dict[int, list[Op]]:
 
 def survivors_from_frame(survivors: pd.DataFrame) -> dict[int, Observed]:
     """Observed states by key; `read_at_ms` per key where the readback stamped it (older runs did not)."""
-    read_at = survivors["read_at_ms"].to_numpy() if "read_at_ms" in survivors else [None] * len(survivors)
+    n = len(survivors)
+    read_at = survivors["read_at_ms"].to_numpy() if "read_at_ms" in survivors else [None] * n
+    slack = survivors["expire_slack_ms"].to_numpy() if "expire_slack_ms" in survivors else [0.0] * n
     return {
-        int(k): Observed(bool(p), int(h), int(e), None if r is None or r != r else float(r))
-        for k, p, h, e, r in zip(survivors["key"].to_numpy(), survivors["present"].to_numpy(),
-                                 survivors["value_hash"].to_numpy(), survivors["expire_at_ms"].to_numpy(), read_at)
+        int(k): Observed(bool(p), int(h), int(e), None if r is None or r != r else float(r), float(x))
+        for k, p, h, e, r, x in zip(survivors["key"].to_numpy(), survivors["present"].to_numpy(),
+                                    survivors["value_hash"].to_numpy(), survivors["expire_at_ms"].to_numpy(), read_at,
+                                    slack)
     }
 
 

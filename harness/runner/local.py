@@ -8,29 +8,19 @@ Results so far are kept whatever happens, and nothing is left running.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
-from harness import configs as config_files
 from harness.errors import HarnessError
 from harness.progress import RunUI
 from harness.results import RunDir
+from harness.runner.checks import Skip, check_plan, without
 from harness.runner.context import TrialEnv
 from harness.runner.host import host_facts
 from harness.runner.merge import keep_logs, merge
+from harness.runner.plan import Plan
+from harness.runner.resume import finished_trials, save_plan
 from harness.runner.servers import ServerPool
 from harness.runner.shard import Shard
-from harness.spec import ConfigSpec, TrialSpec
-
-
-@dataclass
-class Plan:
-    """What a scenario will run: its specs, the configs they use, facts for environment.json,
-    and notes said before the run starts."""
-
-    specs: list[TrialSpec]
-    configs: list[ConfigSpec] = field(default_factory=list)
-    environment: dict = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+from harness.spec import TrialSpec
 
 
 def run_trial(scenario, spec: TrialSpec, shard: Shard, env: TrialEnv) -> list[dict]:
@@ -39,54 +29,81 @@ def run_trial(scenario, spec: TrialSpec, shard: Shard, env: TrialEnv) -> list[di
     return shard.rows()
 
 
-def check_configs(pool: ServerPool, plan: Plan, run: RunDir, echo) -> None:
-    """Every config against every server it will run on, before any trial: the real server is
-    the only authority on what it accepts."""
-    for config in plan.configs:
-        run.write_config(config.name, config.text)
-    written = [config_files.write_config(c, run.path / "configs") for c in plan.configs]
-    for choice in dict.fromkeys(spec.server for spec in plan.specs):
-        backend, build = pool.get(choice)
-        echo(f"checking {len(written)} config(s) against the server: {', '.join(c.name for c in written)}")
-        config_files.check_all(backend, written, build)
+def check_configs(pool: ServerPool, plan: Plan, run: RunDir, echo) -> list[Skip]:
+    """Every config against every server it will run on, before any trial (harness.runner.checks);
+    returns the (server, config) pairs that will not run."""
+    return check_plan(pool, plan.specs, run.path / "configs", plan.configs, echo)
 
 
-def start_environment(pool: ServerPool, plan: Plan, run: RunDir, echo) -> dict:
+def start_environment(pool: ServerPool, plan: Plan, run: RunDir, echo, skips: list[Skip] = ()) -> dict:
     echo("measuring this data directory's fsync rate (the bound on appendfsync always)")
     host = host_facts(run.path)
     first = plan.specs[0].server
     environment = {
         "run_id": run.run_id,
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "started_at": _now(),
         **{k: v for k, v in host.items() if k != "disk_fsync"},
         **pool.describe(first),
         **plan.environment,
+        "skipped": [skip.as_dict() for skip in skips],
         "disk_fsync": host.get("disk_fsync"),
     }
     run.write_environment(environment)
     return host
 
 
-def run_plan(scenario, plan: Plan, run: RunDir, ui: RunUI) -> None:
+def resume_environment(run: RunDir, echo) -> dict:
+    """A resumed run keeps its environment.json (what was asked, every host and server so far) and
+    notes when it was continued."""
+    echo("measuring this data directory's fsync rate (the bound on appendfsync always)")
+    host = host_facts(run.path)
+    environment = run.environment()
+    environment.setdefault("resumed_at", []).append(_now())
+    run.write_environment(environment)
+    return host
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _run_specs(scenario, specs: list[TrialSpec], run: RunDir, env: TrialEnv, ui: RunUI) -> None:
+    ui.begin(len(specs))
+    for number, spec in enumerate(specs, 1):
+        ui.trial(number, spec.trial_id)
+        shard = Shard.create(run.shard_dir(spec.trial_id), spec.with_run(run.run_id))
+        try:
+            run_trial(scenario, shard.spec(), shard, env)
+        except BaseException:
+            keep_logs(shard, run)  # a trial that failed is explained by its servers' logs
+            raise
+        rows = merge(shard, run)
+        run.mark_latest()
+        ui.trial_done(scenario.trial_line(rows[0]))
+    ui.end()
+
+
+def run_plan(scenario, plan: Plan, run: RunDir, ui: RunUI, resume: bool = False) -> None:
+    """Check every server and config, then run the plan's trials one by one into `run`. `resume`:
+    `run` already holds some of them (harness.runner.resume); only the others run."""
     if not plan.specs:
         raise HarnessError("nothing to run: the plan has no trials")
+    if not resume:
+        save_plan(run, scenario.NAME, plan)
+    done = finished_trials(run) if resume else set()
+    todo = Plan([spec for spec in plan.specs if spec.trial_id not in done], plan.configs, plan.environment)
+    if resume:
+        ui.echo(f"resuming {run.run_id}: {len(done)} finished trial(s) kept, {len(todo.specs)} of "
+                f"{len(plan.specs)} planned still to run")
+        if not todo.specs:
+            return
     pool = ServerPool(run.run_id, ui.echo, owner=str(run.root.resolve()))
     try:
-        check_configs(pool, plan, run, ui.echo)
-        env = TrialEnv(pool, start_environment(pool, plan, run, ui.echo), ui.step)
-        ui.begin(len(plan.specs))
-        for number, spec in enumerate(plan.specs, 1):
-            ui.trial(number, spec.trial_id)
-            shard = Shard.create(run.shard_dir(spec.trial_id), spec.with_run(run.run_id))
-            try:
-                run_trial(scenario, shard.spec(), shard, env)
-            except BaseException:
-                keep_logs(shard, run)  # a trial that failed is explained by its servers' logs
-                raise
-            rows = merge(shard, run)
-            run.mark_latest()
-            ui.trial_done(scenario.trial_line(rows[0]))
-        ui.end()
+        skips = check_configs(pool, todo, run, ui.echo)
+        host = resume_environment(run, ui.echo) if resume else start_environment(pool, todo, run, ui.echo, skips)
+        specs = without(todo.specs, skips)
+        if specs:
+            _run_specs(scenario, specs, run, TrialEnv(pool, host, ui.step), ui)
     finally:
         pool.cleanup()
         run.tidy()

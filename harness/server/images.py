@@ -18,7 +18,8 @@ import docker
 import docker.errors
 
 from harness.errors import HarnessError
-from harness.server.binaries import ServerBinary, find_server_binary, flavour_of_image
+from harness.server.binaries import (ServerBinary, find_server_binary, flavour_of_image, origin_of, probe,
+                                      version_of_image)
 
 LOCAL_REPOSITORY = "crash-matrix-local"
 # Upstream images whose absence we may stand in for with a local build of the same server.
@@ -51,7 +52,22 @@ def can_stand_in(image: str) -> bool:
     return repository_of(image).lower() in _FALLBACK_REPOSITORIES or repository_of(image).startswith(LOCAL_REPOSITORY)
 
 
+def image_of_binary(client: docker.DockerClient, path: Path) -> ResolvedImage:
+    """A server named by its binary (--servers /path/to/redis-server): always built from it, since
+    no upstream image is that file."""
+    binary = probe(Path(path), origin_of(Path(path), "named"))
+    tag = build_local_image(client, binary)
+    note = f"built {tag} offline from {binary.origin} ({binary.flavour} {binary.version})"
+    return ResolvedImage(str(path), tag, binary.command, True, note)
+
+
 def resolve_image(client: docker.DockerClient, image: str, explicit_binary: Path | None, echo) -> ResolvedImage:
+    """`image` as present, pulled, or (an upstream Redis or Valkey image) built offline from the local
+    binary closest to it; an empty `image` means the binary itself (image_of_binary)."""
+    if not image:
+        if explicit_binary is None:
+            raise HarnessError("a server needs an image or a binary")
+        return image_of_binary(client, explicit_binary)
     command = f"{flavour_of_image(image)}-server"
     if repository_of(image).startswith(LOCAL_REPOSITORY):
         command = image.split("/", 1)[1].split(":", 1)[0]
@@ -70,7 +86,7 @@ def resolve_image(client: docker.DockerClient, image: str, explicit_binary: Path
         reason = _short(getattr(exc, "explanation", None) or str(exc))
     if not can_stand_in(image):
         raise HarnessError(f"image {image} is not present and cannot be pulled: {reason}")
-    binary = find_server_binary(flavour_of_image(image), explicit_binary)
+    binary = find_server_binary(flavour_of_image(image), explicit_binary, version_of_image(image))
     tag = build_local_image(client, binary)
     note = (
         f"image {image} could not be pulled ({reason}); built {tag} offline from {binary.origin} "

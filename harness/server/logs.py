@@ -33,7 +33,8 @@ def parse_config_complaint(log: str) -> ConfigComplaint | None:
 
 
 _STARTUP = re.compile(r"^.*oO0OoO0OoO0Oo \w+ is starting", re.MULTILINE)  # Redis and Valkey, every start
-_TRUNCATED_AOF = re.compile(r"Truncating the AOF (\S+) at offset (\d+)")
+# 7.0+: "Truncating the AOF appendonly.aof.1.incr.aof at offset N"; 6.2 names no file.
+_TRUNCATED_AOF = re.compile(r"Truncating the AOF (?:(\S+) )?at offset (\d+)")
 
 
 def last_start(log: str) -> str:
@@ -45,7 +46,7 @@ def last_start(log: str) -> str:
 def truncated_aof(log: str) -> str:
     """'<file> at offset <n>' when the server cut a torn AOF tail while loading, else ''."""
     match = _TRUNCATED_AOF.search(log)
-    return f"{match.group(1)} at offset {match.group(2)}" if match else ""
+    return f"{match.group(1) or 'appendonly.aof'} at offset {match.group(2)}" if match else ""
 
 
 def tail(text: str, lines: int = 8) -> str:

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from harness.server.base import Backend, Server, ServerSpec, host_benchmark_tool, run_host_benchmark, server_args
-from harness.server.binaries import ServerBinary, find_server_binary, flavour_of_image
+from harness.server.binaries import ServerBinary, find_server_binary, flavour_of_image, version_of_image
 
 
 class ProcessServer(Server):
@@ -89,8 +89,10 @@ class ProcessBackend(Backend):
         self.default_build = self.resolve(f"{self.prefer}-server", self.explicit_binary, echo)
 
     def resolve(self, image: str, binary: Path | None, echo) -> ServerBinary:
-        """The binary named, else the local one closest to the image's flavour (redis / valkey)."""
-        found = find_server_binary(flavour_of_image(image), Path(binary) if binary else None)
+        """The binary named, else the local one closest to the image (flavour, then version: `redis:6.2`
+        runs a local Redis 6.2 when there is one)."""
+        found = find_server_binary(flavour_of_image(image), Path(binary) if binary else None,
+                                   version_of_image(image))
         echo(f"process backend: {found.note}")
         return found
 

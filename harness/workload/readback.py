@@ -15,10 +15,12 @@ from collections.abc import Iterable
 import pandas as pd
 import redis
 
+from harness.workload.expiry import has_pexpiretime, values_and_expiries
 from harness.workload.session import AFTER_PREFIX, SESSION_PREFIX, value_hash
 
 SCAN_COUNT = 2000
 NO_EXPIRY = -1
+EXPIRY_READ_SLACK_MS = 1.0  # without PEXPIRETIME: the server's clock may tick between PTTL and TIME
 PHANTOM_KEY_BASE = -(2**62)  # a session name that is not a number gets a key id below every real one
 
 
@@ -43,7 +45,11 @@ def _scan_batches(client: redis.Redis):
             return
 
 
-def _read(client: redis.Redis, names: list[bytes]) -> list[tuple]:
+def _read(client: redis.Redis, names: list[bytes], exact: bool) -> list[tuple]:
+    """(value or None, absolute expiry ms) per name: PEXPIRETIME where the server has it, else the
+    server's clock and PTTL (harness.workload.expiry: up to a millisecond early)."""
+    if not exact:
+        return values_and_expiries(client, names)
     pipe = client.pipeline(transaction=False)
     for name in names:
         pipe.get(name)
@@ -55,12 +61,14 @@ def _read(client: redis.Redis, names: list[bytes]) -> list[tuple]:
 def read_survivors(client: redis.Redis, keys: Iterable[int]) -> tuple[pd.DataFrame, int]:
     """Every session present (by SCAN) and every key in `keys`; returns (survivors, end of the
     readback in ms). PEXPIRETIME (Redis 7.0+, Valkey) gives the absolute expiry the server holds,
-    which is what the AOF and RDB store."""
+    which is what the AOF and RDB store; older servers give it to within a millisecond, which the
+    frame says (`expire_slack_ms`) so the checker widens its window by as much."""
     found: dict[int, tuple] = {}
     phantom_ids: dict[bytes, int] = {}
+    exact = has_pexpiretime(client)
     for names in _scan_batches(client):
         read_at_ms = time.time_ns() / 1e6
-        for name, (value, expire_at) in zip(names, _read(client, names)):
+        for name, (value, expire_at) in zip(names, _read(client, names, exact)):
             key = _session_id(name, phantom_ids)
             if key is not None and value is not None:  # gone between the scan and the read: absent
                 found[key] = (value_hash(value), int(expire_at) if expire_at >= 0 else NO_EXPIRY, read_at_ms)
@@ -73,5 +81,6 @@ def read_survivors(client: redis.Redis, keys: Iterable[int]) -> tuple[pd.DataFra
         "value_hash": pd.array([r[1] for r in rows], dtype="int64"),
         "expire_at_ms": pd.array([r[2] for r in rows], dtype="int64"),
         "read_at_ms": pd.array([r[3] for r in rows], dtype="float64"),
+        "expire_slack_ms": 0.0 if exact else EXPIRY_READ_SLACK_MS,
     })
     return frame, end_ms

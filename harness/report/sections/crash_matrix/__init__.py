@@ -18,6 +18,7 @@ from harness.report.sections.crash_matrix.fsync import fsync_notes
 from harness.report.sections.crash_matrix.latency import latency_chart
 from harness.report.sections.crash_matrix.method import Method, method
 from harness.report.sections.crash_matrix.recommend import recommendation
+from harness.report.sections.crash_matrix.servers import server_comparison, skipped_notes
 from harness.report.sections.crash_matrix.summary import summary_table
 from harness.report.sections.crash_matrix.tables import display_summary
 from harness.report.sections.crash_matrix.tradeoff import tradeoff_chart
@@ -29,8 +30,10 @@ SCENARIO = "crash-matrix"
 TITLE = "crash-matrix: acknowledged sessions lost in a crash, per persistence config"
 TRADEOFF_PNG = "tradeoff.png"
 LATENCY_PNG = "latency.png"
-DRIVER_INTRO = ("Each trial first measured the server's ceiling with `redis-benchmark` (same server, same "
-                "concurrency, the session mix). A driver well below that ceiling measured itself, not the server.")
+DRIVER_INTRO = ("Each trial first measured the server's ceiling with `redis-benchmark` (same server, the session "
+                "mix, the driver's connections and requests in flight per connection) and its saturation (a deep "
+                "pipeline). A driver well below the ceiling measured itself, not the server; a ceiling well below "
+                "the saturation says the load's shape left the server capacity.")
 TRADEOFF_CAPTION = ("Throughput against acknowledged sessions lost (median, bars min–max; the vertical axis is linear "
                     "near 0 and logarithmic above).")
 LATENCY_CAPTION = ("Latency of acknowledged operations per 100 ms (p50 and p99, by completion time) in the first "
@@ -65,6 +68,24 @@ def _charts(run: RunData, summary, out_dir: Path) -> tuple[Section, dict[str, Pa
     return section, files
 
 
+def _servers_section(summary, environment: dict) -> list[Section]:
+    """Servers compared, when the run measured several or skipped some (a config a server refused)."""
+    compared, skipped = server_comparison(summary), skipped_notes(environment)
+    if not compared and not skipped:
+        return []
+    blocks = ([Bullets(compared, spaced=True)] if compared else []) + _paragraphs(skipped, "aside")
+    return [Section("Servers compared", blocks, anchor="servers")]
+
+
+def _shape(run: RunData) -> tuple[int, int, int] | None:
+    """The ceiling's connections and depth and the saturation's depth (None: trials from before them)."""
+    shaped = run.trials[run.trials["ceiling_connections"].fillna(0) > 0]
+    if shaped.empty:
+        return None
+    row = shaped.iloc[0]
+    return int(row["ceiling_connections"]), int(row["ceiling_pipeline"]), int(row["saturation_pipeline"])
+
+
 def _method_blocks(steps: Method) -> list:
     return [Paragraphs(["Each trial:"]), Bullets(steps.steps, ordered=True),
             Paragraphs(["What the figures mean:"]), Definitions(steps.measures),
@@ -77,13 +98,14 @@ def build(run: RunData, out_dir: Path) -> ScenarioReport:
     charts, files = _charts(run, summary, out_dir)
     concurrency = run.first("concurrency")
     steps = method(run.environment, faults.order(run.trials["fault"]), run.first("duration_s"),
-                   concurrency if concurrency else None, ceiling=ceiling)  # 0: not recorded
+                   concurrency if concurrency else None, ceiling=ceiling, shape=_shape(run))  # 0: not recorded
     sections = [
         Section("Recommendation", [Bullets(recommendation(summary), spaced=True)], anchor="recommendation"),
         Section("Summary per server, config and fault" if summary["server"].nunique() > 1 else
                 "Summary per config and fault", [
             Paragraphs(["Median over trials; min–max in brackets where shown."], "note"), display_summary(summary),
             *_paragraphs(fsync_notes(run.environment, summary, run.config_texts, run.trials))], anchor="summary"),
+        *_servers_section(summary, run.environment),
         Section("Driver against server", [
             Paragraphs([DRIVER_INTRO], "note"), *([driver_table(summary)] if ceiling else []),
             *_paragraphs(driver_notes(summary))], anchor="driver"),

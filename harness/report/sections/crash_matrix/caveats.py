@@ -57,24 +57,44 @@ def _one_machine(environment: dict, trials: pd.DataFrame) -> str:
             f"within this run, not with other machines or runs. The tables quote medians{spread}.")
 
 
+def _servers(environment: dict) -> list[dict]:
+    """Each server the run measured (environment.json `servers`), when there were several."""
+    servers = [s for s in environment.get("servers") or [] if isinstance(s, dict)]
+    return servers if len(servers) > 1 else []
+
+
 def _image(environment: dict) -> list[str]:
-    """The image measured, when it was not the one asked for."""
+    """The image measured, when it was not the one asked for (each server's, when there were several)."""
+    several = _servers(environment)
+    if several:
+        return [_image_one(s) for s in several if s.get("image_built_locally") and s.get("image_note")]
     if not environment.get("image_built_locally"):
         return []
+    return [_image_one(environment)]
+
+
+def _image_one(environment: dict) -> str:
     requested = environment.get("image")
     used = environment.get("image_used")
     note = environment.get("image_note")
+    if str(requested or "").startswith("/"):  # a server named by its binary (--servers PATH): built on purpose
+        return f"The server binary `{requested}` ran in an image built from it (`{used}`): {note}."
     text = (f"The requested image `{requested}` could not be pulled" if requested
             else "The requested image could not be pulled")
     text += f"; what was measured instead is `{used}`" if used and used != requested else \
         "; a locally built image was measured instead"
     text += f": {note}" if note else "."
-    return [text if text.endswith(".") else text + "."]
+    return text if text.endswith(".") else text + "."
 
 
 def _process(environment: dict) -> list[str]:
     if str(environment.get("backend", "")).lower() != "process":
         return []
+    several = _servers(environment)
+    if several:
+        ran = "; ".join(f"`{s.get('label')}` from {s.get('binary_origin') or s.get('binary')}" for s in several)
+        return [f"The servers ran as local processes, not in containers ({ran}), so no image was involved in what "
+                "was measured."]
     binary = environment.get("binary")
     where = f" (`{binary}`)" if binary else ""
     return [f"The server ran as a local process{where}, not in a container, so no image was involved "

@@ -64,16 +64,19 @@ def _what(trials: pd.DataFrame, environment: dict) -> str:
 
 def _setup(trials: pd.DataFrame, environment: dict, summary: pd.DataFrame) -> list[str]:
     backend = _env_or_trials(environment, trials, "backend")
-    image = _env_or_trials(environment, trials, "image_used", "image")
+    several = len(_distinct(trials, "server")) > 1
+    # environment.json's image is the first server's: with several, the images the trials ran.
+    image = _one_or_many(_distinct(trials, "image")) if several else \
+        _env_or_trials(environment, trials, "image_used", "image")
     duration = _env_or_trials(environment, trials, "duration_s")
     concurrency = _env_or_trials(environment, trials, "concurrency")
     per_config = _trials_per_config(summary)
-    keys = "server, config and fault" if len(_distinct(trials, "server")) > 1 else "config and fault"
+    keys = "server, config and fault" if several else "config and fault"
     setup = []
     if backend:
         setup.append(f"backend `{backend}`")
     if image and (backend or "").lower() != "process":
-        setup.append(f"image `{image}`")
+        setup.append(f"image{'s' if ', ' in image else ''} `{image}`")
     if per_config:
         setup.append(f"{per_config} per {keys}")
     if duration:

@@ -1,9 +1,11 @@
 """Driver against server: was the measured throughput the server's, or the load generator's?
 
-Each trial measured the server's ceiling with redis-benchmark (same server, same concurrency,
-the session mix) before its load. A driver that reached much less than that ceiling was the
-bottleneck itself, and its throughput figure says little about the server. Pure: summary in,
-table and sentences out.
+Each trial measured, before its load, the server's ceiling with redis-benchmark at the driver's
+shape (same connections, same requests in flight per connection, the session mix) and its
+saturation with a deep pipeline (harness.ceiling). A driver that reached much less than the
+ceiling was the bottleneck itself; a ceiling far below the saturation says the load's shape,
+not the server, bounded what any client of that shape could get. Pure: summary in, table and
+sentences out.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ DRIVER_COLUMNS = [
     Column("Throughput (ops/s)", spread("throughput_ops_s", fmt.rate)),
     Column("Ceiling (ops/s)", spread("ceiling_ops_s", fmt.rate)),
     Column("Driver/ceiling", spread("driver_ceiling_ratio", fmt.ratio)),
+    Column("Saturation (ops/s)", spread("saturation_ops_s", fmt.rate)),
+    Column("Ceiling/saturation", spread("ceiling_saturation_ratio", fmt.ratio)),
     _pair("p50_ms", "ceiling_p50_ms"),
     _pair("p99_ms", "ceiling_p99_ms"),
     Column("Limit", _limit, numeric=False),
@@ -56,7 +60,40 @@ DRIVER_COLUMNS = [
 
 
 def driver_table(summary: pd.DataFrame) -> Table:
-    return table_of(DRIVER_COLUMNS, summary, hide_empty=False)
+    # The saturation columns only where some trial measured one (older runs did not).
+    shown = [c for c in DRIVER_COLUMNS if "saturation" not in c.header.lower() or has_saturation(summary)]
+    return table_of(shown, summary, hide_empty=False)
+
+
+def has_saturation(summary: pd.DataFrame) -> bool:
+    return not summary.empty and bool(summary["saturation_ops_s"].notna().any())
+
+
+def _shape(summary: pd.DataFrame) -> str | None:
+    """'8 connections, 6 requests in flight on each' from the summary (None: older results)."""
+    rows = summary[summary["ceiling_connections"].fillna(0) > 0]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return (f"{fmt.count(row['ceiling_connections'])} connections with {fmt.count(row['ceiling_pipeline'])} requests "
+            f"in flight on each")
+
+
+def saturation_notes(summary: pd.DataFrame) -> list[str]:
+    """How close the driver's shape came to the server's own limit, over the whole run: the median
+    of the rows' ceiling/saturation ratios, and their range."""
+    ratios = summary["ceiling_saturation_ratio"].dropna()
+    if not has_saturation(summary) or ratios.empty:
+        return []
+    low, high, middle = fmt.ratio(ratios.min()), fmt.ratio(ratios.max()), float(ratios.median())
+    deep = fmt.count(summary["saturation_pipeline"].dropna().max())
+    span = "" if low == high else f" (rows {low}{fmt.DASH}{high})"
+    shape = _shape(summary) or "the driver's shape"
+    verdict = ("the server had capacity that clients of this shape did not reach, so throughput here is the "
+               "shape's figure, not the server's limit; a client that pipelines deeper gets more from it."
+               if middle < DRIVER_LIMITED_BELOW else "at this shape the load came close to the server's own limit.")
+    return [f"At the driver's shape ({shape}), redis-benchmark reached a median {fmt.ratio(middle)}{span} of what "
+            f"the same server did with {deep} requests in flight per connection (ceiling/saturation): {verdict}"]
 
 
 def _flagged(summary: pd.DataFrame) -> list[str]:
@@ -90,10 +127,11 @@ def driver_notes(summary: pd.DataFrame) -> list[str]:
             f"limit, so {'its throughput figure understates' if one else 'these throughput figures understate'} "
             f"the server.")
     unmeasured = summary[summary["driver_ceiling_ratio"].isna()]
-    if not notes:
+    if not flagged:
         notes.append(f"Every config with a measured ceiling reached at least {fmt.ratio(DRIVER_LIMITED_BELOW)} of "
                      "it (median driver/ceiling ratio), so the load generator did not hold the throughput figures "
                      "far below what the server could do.")
+    notes += saturation_notes(summary)
     if len(unmeasured):
         names = ", ".join(f"`{c}`" for c in dict.fromkeys(unmeasured["config"].astype(str)))
         notes.append(f"No ceiling was measured for {names}: whether the driver or the server set its throughput "

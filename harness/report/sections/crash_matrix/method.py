@@ -73,10 +73,27 @@ def _fault_step(fault_names: list[str]) -> str:
     return when + ("inject the fault. " if len(fault_names) == 1 else "inject the trial's fault. ") + how + after
 
 
+def _ceiling_step(workers: str | None, requests: float | None, shape: tuple[int, int, int] | None) -> str:
+    share = f" of {fmt.count(requests)} requests" if requests is not None else " of the requests"
+    mix = (": the four commands of the mix (`SET ... EX`, `GET`, `EXPIRE`, `DEL`) run one after another, each for "
+           f"its mix-weighted share{share}, combined as total requests / total time (what a client issuing the mix "
+           "at each command's own speed would reach).")
+    if shape is None:  # results from before the ceiling took the driver's shape
+        return ("Measure the server's ceiling with `redis-benchmark` on the same server, at the same concurrency"
+                + (f" ({workers} clients, one connection each, no pipelining)" if workers else "") + mix)
+    connections, depth, deep = shape
+    return (f"Measure the server's ceiling with `redis-benchmark` on the same server, at the driver's own shape "
+            f"(`-c {connections} -P {depth}`: {connections} connections, {depth} requests in flight on each, as the "
+            f"driver's clients are spread over its connections), and its saturation with a deep pipeline on the "
+            f"same connections (`-c {connections} -P {deep}`, with more requests)" + mix)
+
+
 def method(environment: dict, faults: list[str], duration_s: object = None, concurrency: object = None,
-           ceiling: bool = True) -> Method:
+           ceiling: bool = True, shape: tuple[int, int, int] | None = None) -> Method:
     """The Method section. `faults`: the faults this run used (registry names); `ceiling`:
-    whether its trials measured redis-benchmark's ceiling (results from before it did not)."""
+    whether its trials measured redis-benchmark's ceiling (results from before it did not);
+    `shape`: the ceiling's connections and pipeline depth and the saturation's depth (None: the
+    trials predate them, and the ceiling had one connection per client)."""
     power = any(fault_info(f).cuts_power for f in faults)
     duration = _value(environment, duration_s, "duration_s")
     workers = _value(environment, concurrency, "concurrency")
@@ -92,12 +109,7 @@ def method(environment: dict, faults: list[str], duration_s: object = None, conc
         "directory" + (" (for a fault that cuts the power, on the simulated filesystem)." if power else "."),
     ]
     if ceiling:
-        share = f" of {fmt.count(requests)} requests" if requests is not None else " of the requests"
-        steps.append(
-            "Measure the server's ceiling with `redis-benchmark` on the same server, at the same concurrency"
-            + (f" ({workers} clients)" if workers else "") + ": the four commands of the mix (`SET ... EX`, `GET`, "
-            f"`EXPIRE`, `DEL`) run one after another, each for its mix-weighted share{share}, combined as total "
-            "requests / total time (what a client issuing the mix at each command's own speed would reach).")
+        steps.append(_ceiling_step(workers, requests, shape))
     steps += [
         "Write the baseline sessions and make them durable the way the config allows: wait for a finished "
         "`BGSAVE` when the config has RDB, a finished `BGREWRITEAOF` when it has AOF (with no persistence, "
@@ -118,10 +130,25 @@ def method(environment: dict, faults: list[str], duration_s: object = None, conc
         "session the history made, and any it did not, with what its operations and their replies allow (the "
         "checker). Throughput and latency are of acknowledged operations in the load phase before the fault.",
     ]
-    return Method(steps, CATEGORIES, _measures(workers, connections, ceiling, power))
+    return Method(steps, CATEGORIES, _measures(workers, connections, ceiling, power, shape is not None))
 
 
-def _measures(workers: str | None, connections: str | None, ceiling: bool, power: bool) -> list[tuple[str, str]]:
+def _ratio_measures(users: str, shaped: bool) -> list[tuple[str, str]]:
+    limited = (f"the trial's throughput divided by its redis-benchmark ceiling; below {fmt.ratio(DRIVER_LIMITED_BELOW)}, "
+               "the load generator rather than the server was the limit.")
+    if not shaped:
+        return [("driver/ceiling", limited + f" A ratio above 1 is not an error here: the driver pipelines the "
+                                             f"requests of {users}, while this run's redis-benchmark sent one "
+                                             "request at a time per connection, without pipelining.")]
+    return [("driver/ceiling", limited + " The ceiling has the driver's shape (its connections, as many requests in "
+                                         "flight on each), so both asked the server for the same thing."),
+            ("ceiling/saturation", "the ceiling divided by the same server's rate with a deep pipeline: how close a "
+                                   "client of the driver's shape can come to what the server itself can do; well "
+                                   "below 1, the server had capacity the load's shape did not reach.")]
+
+
+def _measures(workers: str | None, connections: str | None, ceiling: bool, power: bool,
+              shaped: bool = False) -> list[tuple[str, str]]:
     measures = [
         ("throughput", "acknowledged operations of the load phase that completed before the fault, divided by the "
                        "time from load start to the fault."),
@@ -132,12 +159,7 @@ def _measures(workers: str | None, connections: str | None, ceiling: bool, power
     if ceiling:
         users = (f"{workers} simulated users over {connections} connections" if workers and connections
                  else "the simulated users over a few connections")
-        measures.append(
-            ("driver/ceiling", "the trial's throughput divided by its redis-benchmark ceiling; below "
-                               f"{fmt.ratio(DRIVER_LIMITED_BELOW)}, the load generator rather than the server was "
-                               f"the limit. A ratio above 1 is not an error: the driver pipelines the requests of "
-                               f"{users}, while redis-benchmark sends one request at a time per connection, without "
-                               "pipelining."))
+        measures += _ratio_measures(users, shaped)
     measures += [
         ("recovery time", "from the restart call until the server answers `PING` with its data loaded."),
         ("downtime", "what a client saw: from the last operation acknowledged before the fault to the first one "

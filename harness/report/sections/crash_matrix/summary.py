@@ -20,14 +20,16 @@ MEDIAN_COLUMNS = (
     "acked_writes", "lost_sessions", "lost_writes", "resurrected_sessions", "stale_refreshes", "old_values",
     "corrupt_values", "phantom_sessions", "contradictions", "unknown_ops", "acks_after_fault", "holes",
     "loss_window_min_s", "loss_window_s", "throughput_ops_s", "p50_ms", "p95_ms", "p99_ms", "p999_ms",
-    "max_ms", "ceiling_ops_s", "driver_ceiling_ratio", "ceiling_p50_ms", "ceiling_p99_ms", "recovery_s",
+    "max_ms", "ceiling_ops_s", "driver_ceiling_ratio", "ceiling_p50_ms", "ceiling_p99_ms", "saturation_ops_s",
+    "ceiling_saturation_ratio", "ceiling_connections", "ceiling_pipeline", "saturation_pipeline", "recovery_s",
     "downtime_s",
 )
 # min and max as well: the spread the reader needs to judge noise, and the worst case the
 # recommendation needs (a config that lost sessions in any trial is not "zero loss").
 SPREAD_COLUMNS = (
     "lost_sessions", "throughput_ops_s", "p99_ms", "recovery_s", "resurrected_sessions", "corrupt_values",
-    "phantom_sessions", "holes", "ceiling_ops_s", "driver_ceiling_ratio", "downtime_s",
+    "phantom_sessions", "holes", "ceiling_ops_s", "driver_ceiling_ratio", "saturation_ops_s",
+    "ceiling_saturation_ratio", "downtime_s",
 )
 OUTCOME_COLUMNS = ("trials_without_loss", "restart_failed", "restart_error", "aof_truncated", "cut_inconsistent")
 
