@@ -123,9 +123,13 @@ def main() -> None:
 @click.option("--value-bytes", type=click.IntRange(50), default=WorkloadParams.value_bytes, show_default=True,
               help="Size of a session's JSON value.")
 @click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
+@click.option("--cluster", default=None, metavar="tcp://HOST:8786",
+              help="Run the trials on this Dask scheduler's workers (one trial per worker at a time, each next to its "
+                   "own server; start workers with `dask worker ADDRESS --nthreads 1 --resources trial=1`). "
+                   "Default: here, one after another.")
 def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trials, duration, quick, backend, image, server_bin, results_root,
         keep_data, port, seed, concurrency, connections, keyspace, rate_ops_s, ceiling_requests, baseline_sessions,
-        ttl_s, mix, value_bytes, plain) -> None:
+        ttl_s, mix, value_bytes, plain, cluster) -> None:
     """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
     import scenarios.crash_matrix as crash_matrix  # noqa: PLC0415 - keep `--help` fast
 
@@ -147,25 +151,41 @@ def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trial
         _fail(str(exc))
     _run_plan(crash_matrix, plan, options.results_root, plain,
               f"{len(plan.configs)} config(s) x {len(plan.environment['faults'])} fault(s) x {options.trials} "
-              f"trial(s), {timeline.duration_s:g} s of load each, seed {options.seed}")
+              f"trial(s), {timeline.duration_s:g} s of load each, seed {options.seed}", cluster=cluster)
 
 
-def _run_plan(scenario, plan, results_root: Path, plain: bool, what: str) -> None:
-    """Run a plan locally: progress, the report from what finished, the right exit code on every path."""
+def _execute(scenario, plan, run_dir, ui, cluster: str | None) -> str | None:
+    """The plan here or on the cluster; None, or what to say about trials that failed (cluster)."""
+    if not cluster:
+        from harness.runner.local import run_plan  # noqa: PLC0415
+
+        run_plan(scenario, plan, run_dir, ui)
+        return None
+    from harness.runner.cluster import run_plan_on_cluster  # noqa: PLC0415
+
+    failures = run_plan_on_cluster(scenario, plan, run_dir, ui, cluster)
+    if not failures:
+        return None
+    return (f"{len(failures)} of {len(plan.specs)} trial(s) failed (first: {failures[0]['trial_id']}: "
+            f"{failures[0]['reason']}); see failed_trials in environment.json")
+
+
+def _run_plan(scenario, plan, results_root: Path, plain: bool, what: str, cluster: str | None = None) -> None:
+    """Run a plan: progress, the report from what finished, the right exit code on every path."""
     from harness import schema  # noqa: PLC0415
     from harness.progress import make_ui  # noqa: PLC0415
     from harness.results import RunDir  # noqa: PLC0415
-    from harness.runner.local import run_plan  # noqa: PLC0415
 
     ui = make_ui(plain=True if plain else None)
     run_dir = None
+    failed = None
     with _Interrupts():
         try:
             run_dir = RunDir.create(results_root, columns=schema.columns)
             for note in plan.notes:
                 ui.echo(note)
-            ui.echo(f"run {run_dir.run_id}: {what}")
-            run_plan(scenario, plan, run_dir, ui)
+            ui.echo(f"run {run_dir.run_id}: {what}" + (f", on the Dask cluster at {cluster}" if cluster else ""))
+            failed = _execute(scenario, plan, run_dir, ui, cluster)
         except HarnessError as exc:
             ui.end()
             _finish(run_dir, failed=f"{exc}")
@@ -175,7 +195,7 @@ def _run_plan(scenario, plan, results_root: Path, plain: bool, what: str) -> Non
         except Exception as exc:  # a bug: still keep what finished, still say it in one line first
             ui.end()
             _finish(run_dir, failed=f"unexpected {type(exc).__name__}: {exc}", code=3, reraise=exc)
-    _finish(run_dir)
+    _finish(run_dir, failed=failed)
 
 
 def _finish(run_dir, failed: str | None = None, code: int = 2, reraise: Exception | None = None) -> None:
@@ -354,24 +374,103 @@ def configs_command(configs_dir: Path, check: bool, backend: str, image: str, se
 @click.argument("spec", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--no-disk-probe", is_flag=True, help="Skip the 1 s fsync-rate probe of this host's disk.")
-def worker(spec: Path, out: Path, no_disk_probe: bool) -> None:
+@click.option("--host-facts", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="This host's facts (JSON), probed already: no probe per trial (the cluster executor's workers).")
+@click.option("--exit-with-parent", type=int, default=None, metavar="PID",
+              help="Stop (cleanly, as on Ctrl-C) when the process PID that started this one ends.")
+def worker(spec: Path, out: Path, no_disk_probe: bool, host_facts: Path | None, exit_with_parent: int | None) -> None:
     """Run one trial from its JSON SPEC on this machine; write its results shard to OUT.
 
     The shard holds the trial's trials.csv row, history, survivors, histogram, logs and this
     host's facts; `python -m harness merge RUN OUT...` adds shards to a run folder.
     """
+    import json  # noqa: PLC0415
+
+    from harness.runner.lifeline import exit_with_parent as lifeline  # noqa: PLC0415
     from harness.runner.worker import run_spec  # noqa: PLC0415
     from harness.spec import TrialSpec  # noqa: PLC0415
 
     echo = lambda message: click.echo(message, err=True)  # noqa: E731
     with _Interrupts():
         try:
-            shard = run_spec(TrialSpec.read(spec), out, echo, probe_disk=not no_disk_probe)
+            if exit_with_parent is not None:
+                lifeline(exit_with_parent)
+            host = json.loads(host_facts.read_text()) if host_facts else None
+            shard = run_spec(TrialSpec.read(spec), out, echo, probe_disk=not no_disk_probe, host=host)
         except HarnessError as exc:
             _fail(str(exc))
         except KeyboardInterrupt:
             _fail("interrupted; the shard is incomplete", 130)
     click.echo(f"shard: {shard.path}")
+
+
+@main.command(name="cluster-demo", context_settings={"ignore_unknown_options": True})
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="Dask workers to start.")
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
+def cluster_demo(workers: int, run_args: tuple[str, ...]) -> None:
+    """Start a Dask scheduler and WORKERS workers on 127.0.0.1, run `run --cluster` through them
+    with RUN_ARGS (any `run` option), then stop them all.
+
+    The way to try the cluster executor on one machine. The workers share this machine, so trials
+    running side by side share its CPU and disk (the report says so); on real machines, start one
+    worker per machine (see the README).
+    """
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from harness.runner.loopback_cluster import LoopbackCluster  # noqa: PLC0415
+
+    echo = lambda message: click.echo(message, err=True)  # noqa: E731
+    code = 0
+    with _Interrupts():
+        try:
+            with tempfile.TemporaryDirectory(prefix="crash-matrix-cluster-") as scratch, \
+                    LoopbackCluster(workers, Path(scratch), echo) as cluster:
+                command = [sys.executable, "-m", "harness", "run", "--cluster", cluster.address, *run_args]
+                echo("running: python -m harness " + " ".join(command[3:]))
+                child = subprocess.Popen(command)
+                try:
+                    code = child.wait()
+                except KeyboardInterrupt:  # the run stops its trials (it had the Ctrl-C too), then the cluster stops
+                    child.send_signal(signal.SIGINT)
+                    code = child.wait()
+        except HarnessError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+    echo("cluster stopped")
+    sys.exit(code)
+
+
+@main.command(name="check-host", hidden=True)
+@click.argument("specs", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--exit-with-parent", type=int, default=None, metavar="PID")
+def check_host(specs: Path, out: Path, exit_with_parent: int | None) -> None:
+    """Check the configs of SPECS (a JSON list of trial specs) against their servers on this machine;
+    write the servers' descriptions to OUT (the cluster executor's first task on a worker)."""
+    import json  # noqa: PLC0415
+
+    import msgspec  # noqa: PLC0415
+
+    from harness.runner.lifeline import exit_with_parent as lifeline  # noqa: PLC0415
+    from harness.runner.worker import check_specs  # noqa: PLC0415
+    from harness.spec import TrialSpec  # noqa: PLC0415
+
+    with _Interrupts():
+        try:
+            if exit_with_parent is not None:
+                lifeline(exit_with_parent)
+            try:
+                chosen = msgspec.json.decode(specs.read_bytes(), type=list[TrialSpec])
+            except msgspec.MsgspecError as exc:
+                raise HarnessError(f"{specs}: not a JSON list of trial specs ({exc})") from None
+            servers = check_specs(chosen, out.parent, lambda message: click.echo(message, err=True))
+            out.write_text(json.dumps(servers, indent=2, default=str) + "\n")
+        except HarnessError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
 
 
 @main.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness import configs as config_files
 from harness.errors import HarnessError
@@ -19,7 +20,7 @@ from harness.runner.host import host_facts
 from harness.runner.merge import keep_logs, merge
 from harness.runner.servers import ServerPool
 from harness.runner.shard import Shard
-from harness.spec import ConfigSpec, TrialSpec
+from harness.spec import ConfigSpec, ServerChoice, TrialSpec
 
 
 @dataclass
@@ -44,8 +45,14 @@ def check_configs(pool: ServerPool, plan: Plan, run: RunDir, echo) -> None:
     the only authority on what it accepts."""
     for config in plan.configs:
         run.write_config(config.name, config.text)
-    written = [config_files.write_config(c, run.path / "configs") for c in plan.configs]
-    for choice in dict.fromkeys(spec.server for spec in plan.specs):
+    check_against_servers(pool, plan.configs, [spec.server for spec in plan.specs], run.path / "configs", echo)
+
+
+def check_against_servers(pool: ServerPool, configs: list[ConfigSpec], servers: list[ServerChoice], folder: Path,
+                          echo) -> None:
+    """Start each server on each config (files written into `folder`); a refused line is a HarnessError."""
+    written = [config_files.write_config(c, folder) for c in configs]
+    for choice in dict.fromkeys(servers):
         backend, build = pool.get(choice)
         echo(f"checking {len(written)} config(s) against the server: {', '.join(c.name for c in written)}")
         config_files.check_all(backend, written, build)

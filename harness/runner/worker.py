@@ -13,15 +13,16 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.runner.context import TrialEnv
 from harness.runner.host import host_facts
-from harness.runner.local import run_trial
+from harness.runner.local import check_against_servers, run_trial
 from harness.runner.servers import ServerPool
 from harness.runner.shard import Shard
 from harness.spec import TrialSpec
 
 
 def run_spec(spec: TrialSpec, out: Path, echo: Callable[[str], None], probe_disk: bool = True,
-             pool: ServerPool | None = None) -> Shard:
-    """Run `spec` into a new shard at `out` (which must not exist, or be empty)."""
+             pool: ServerPool | None = None, host: dict | None = None) -> Shard:
+    """Run `spec` into a new shard at `out` (which must not exist, or be empty). `host`: this
+    machine's facts probed already (a cluster worker probes its disk once, not once per trial)."""
     import scenarios  # noqa: PLC0415 - the scenario modules, found by name
 
     scenario = scenarios.get(spec.scenario)
@@ -32,9 +33,23 @@ def run_spec(spec: TrialSpec, out: Path, echo: Callable[[str], None], probe_disk
     pool = pool or ServerPool(spec.run_id or "worker", echo, owner=str(out.resolve().parent))
     try:
         shard = Shard.create(out, spec)
-        env = TrialEnv(pool, host_facts(out, probe_disk=probe_disk), step=echo)
+        env = TrialEnv(pool, host or host_facts(out, probe_disk=probe_disk), step=echo)
         run_trial(scenario, spec, shard, env)
         return shard
     finally:
         if own_pool:
             pool.cleanup()
+
+
+def check_specs(specs: list[TrialSpec], folder: Path, echo: Callable[[str], None]) -> list[dict]:
+    """Every config of these specs against every server they name, on this machine (what the
+    local runner checks before any trial, for a cluster); each server's description, as first named."""
+    folder = Path(folder)
+    pool = ServerPool("config-check", echo, owner=str(folder.resolve()))
+    try:
+        configs = list({spec.config.name: spec.config for spec in specs}.values())
+        servers = list(dict.fromkeys(spec.server for spec in specs))
+        check_against_servers(pool, configs, servers, folder / "configs", echo)
+        return [pool.describe(choice) for choice in servers]
+    finally:
+        pool.cleanup()
