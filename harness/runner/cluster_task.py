@@ -162,6 +162,8 @@ def run_trial(spec_json: bytes, topic: str) -> TaskResult:
     host = _host(worker)
 
     def say(text: str) -> None:
+        if text.startswith("shard: "):  # the worker command's last line names its scratch folder: no news here
+            return
         worker.log_event(topic, {"trial_id": spec.trial_id, "worker": worker.address, "host": host["host"],
                                  "text": text})
 
@@ -190,6 +192,12 @@ def check_servers(specs_json: bytes) -> CheckResult:
                                           lambda line: None)
         servers = json.loads((scratch_dir / "servers.json").read_text()) if code == 0 else []
     return CheckResult(worker.address, host, servers, __version__, "" if code == 0 else failure_reason(code, lines))
+
+
+def running_trials(dask_worker) -> list[str]:
+    """The task keys whose trial process runs on this worker (`client.run(running_trials)`)."""
+    plugin = dask_worker.plugins.get(TrialProcesses.name)
+    return plugin.running() if plugin is not None else []
 
 
 async def drain(dask_worker, timeout_s: float = STOP_GRACE_S) -> list[str]:
