@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -177,6 +178,25 @@ def test_ctrl_c_keeps_what_finished_and_stops_every_trial_on_the_workers(cluster
     assert all(not keys for keys in client.processing().values())  # every task cancelled
     _nothing_running_on_workers(client, cluster)
     assert_nothing_left(tmp_path)
+
+
+def test_two_workers_on_one_docker_engine_leave_each_others_containers_alone(cluster, client, tmp_path,
+                                                                            docker_engine):
+    """Two trials at once on one engine: one finishing (its cleanup) must not remove the other's server."""
+    from harness.server.docker_backend import RUN_LABEL
+
+    _wait_for_workers(client)
+    plan = _plan(["aof-always"], trials=2, duration_s=2.0, seed=3)
+    plan = replace(plan, specs=[replace(s, server=ServerChoice("docker")) for s in plan.specs])
+    remote = RunDir.create(tmp_path / "cluster", columns=schema.columns)
+    assert run_plan_on_cluster(crash_matrix, plan, remote, PlainUI(open(os.devnull, "w")), cluster.address) == []
+    rows = pd.read_csv(remote.path / "trials.csv")
+    assert sorted(rows["trial_id"]) == sorted(s.trial_id for s in plan.specs)
+    assert (rows["backend"] == "docker").all() and (rows["lost_sessions"] == 0).all()
+    mine = [c for c in docker_engine.containers.list(all=True, filters={"label": RUN_LABEL})
+            if c.labels.get(RUN_LABEL, "").startswith(remote.run_id)]
+    assert mine == []
+    _nothing_running_on_workers(client, cluster)
 
 
 def test_no_scheduler_is_one_clear_error_and_leaves_nothing(tmp_path):

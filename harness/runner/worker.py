@@ -7,6 +7,7 @@ holds everything it produced, to be merged into a run folder anywhere (`python -
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,7 +31,10 @@ def run_spec(spec: TrialSpec, out: Path, echo: Callable[[str], None], probe_disk
     if out.exists() and any(out.iterdir()):
         raise HarnessError(f"{out} is not empty: a shard is written into a new folder")
     own_pool = pool is None
-    pool = pool or ServerPool(spec.run_id or "worker", echo, owner=str(out.resolve().parent))
+    # The pool's cleanup removes containers by its run label: this process's own, so a trial
+    # finishing next to another one on the same Docker engine (two workers on a machine) leaves
+    # the other's server alone.
+    pool = pool or ServerPool(f"{spec.run_id or 'worker'}-{os.getpid()}", echo, owner=str(out.resolve().parent))
     try:
         shard = Shard.create(out, spec)
         env = TrialEnv(pool, host or host_facts(out, probe_disk=probe_disk), step=echo)
@@ -45,7 +49,7 @@ def check_specs(specs: list[TrialSpec], folder: Path, echo: Callable[[str], None
     """Every config of these specs against every server they name, on this machine (what the
     local runner checks before any trial, for a cluster); each server's description, as first named."""
     folder = Path(folder)
-    pool = ServerPool("config-check", echo, owner=str(folder.resolve()))
+    pool = ServerPool(f"config-check-{os.getpid()}", echo, owner=str(folder.resolve()))
     try:
         configs = list({spec.config.name: spec.config for spec in specs}.values())
         servers = list(dict.fromkeys(spec.server for spec in specs))
