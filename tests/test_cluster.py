@@ -199,6 +199,30 @@ def test_two_workers_on_one_docker_engine_leave_each_others_containers_alone(clu
     _nothing_running_on_workers(client, cluster)
 
 
+def test_a_trial_that_fails_on_its_worker_is_recorded_with_its_reason_and_the_run_goes_on(cluster, client, tmp_path):
+    import socket
+
+    _wait_for_workers(client)
+    plan = _plan(["aof-always"], trials=2, duration_s=1.0, seed=4)
+    with socket.socket() as listener:  # the second trial's fixed port is taken on its (this) machine
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        plan = replace(plan, specs=[plan.specs[0], replace(plan.specs[1], port=port)])
+        remote = RunDir.create(tmp_path / "cluster", columns=schema.columns)
+        failures = run_plan_on_cluster(crash_matrix, plan, remote, PlainUI(open(os.devnull, "w")), cluster.address)
+    assert [f["trial_id"] for f in failures] == [plan.specs[1].trial_id]
+    assert f"port {port} on 127.0.0.1 is busy" in failures[0]["reason"]
+    assert remote.environment()["failed_trials"] == failures
+    rows = pd.read_csv(remote.path / "trials.csv")
+    assert rows["trial_id"].tolist() == [plan.specs[0].trial_id]  # the other trial finished and was merged
+    from harness.report import build_report
+
+    build_report(remote.path)
+    assert "did not finish and is missing from every table" in (remote.path / "report.md").read_text()
+    _nothing_running_on_workers(client, cluster)
+
+
 def test_no_scheduler_is_one_clear_error_and_leaves_nothing(tmp_path):
     proc = run_cli("run", "--cluster", "tcp://127.0.0.1:9", "--configs", "none", "--faults", "kill9", "--trials", "1",
                    "--backend", "process", "--results", str(tmp_path / "results"))
@@ -206,6 +230,23 @@ def test_no_scheduler_is_one_clear_error_and_leaves_nothing(tmp_path):
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("crash-matrix: error:")
     assert not any((tmp_path / "results").glob("2*"))  # no empty run folder kept
+
+
+def test_a_trial_runs_without_the_environment_dask_sets_for_its_workers():
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 (and thread counts) for its worker; a trial
+    started from the worker must run as a local one does (the trim cost the driver 30-40%)."""
+    from harness.runner.cluster_task import trial_environment
+
+    nanny = {"MALLOC_TRIM_THRESHOLD_": 65536, "OMP_NUM_THREADS": 1}
+    worker = {"PATH": "/usr/bin", "MALLOC_TRIM_THRESHOLD_": "65536", "OMP_NUM_THREADS": "8", "HOME": "/root"}
+    assert trial_environment(worker, nanny) == {"PATH": "/usr/bin", "OMP_NUM_THREADS": "8", "HOME": "/root"}
+
+
+def test_the_real_workers_have_dask_s_malloc_setting_and_their_trials_do_not(cluster, client):
+    from harness.runner.cluster_task import child_environment
+
+    assert set(client.run(os.getenv, "MALLOC_TRIM_THRESHOLD_").values()) == {"65536"}
+    assert all("MALLOC_TRIM_THRESHOLD_" not in env for env in client.run(child_environment).values())
 
 
 # -- the report's host comparison (synthetic rows) -------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import queue
 import time
+from concurrent.futures import CancelledError  # what a cancelled Dask future raises
 from dataclasses import dataclass, field
 
 from harness import __version__
@@ -66,6 +67,20 @@ def require_trial_workers(client, address: str) -> dict[str, dict]:
         raise HarnessError(f"no worker of the Dask cluster at {address} offers the `{TRIAL_RESOURCE}` resource: start "
                            f"workers with `dask worker {address} --nthreads 1 --resources {TRIAL_RESOURCE}=1`")
     return workers
+
+
+def require_same_version(client, workers: dict[str, dict]) -> None:
+    """Every worker runs this crash-matrix version: a trial must run the code that planned it."""
+    from harness.runner.cluster_task import harness_version  # noqa: PLC0415
+
+    try:
+        versions = client.run(harness_version, workers=list(workers))
+    except Exception as exc:  # noqa: BLE001 - the remote error says why (crash-matrix not installed there)
+        raise HarnessError(f"a worker cannot run crash-matrix: {type(exc).__name__}: {exc}") from None
+    other = {worker: version for worker, version in versions.items() if version != __version__}
+    if other:
+        raise HarnessError(f"workers run another crash-matrix version than this client's {__version__}: "
+                           + ", ".join(f"{w} has {v}" for w, v in other.items()) + "; install the same on every worker")
 
 
 def _check_specs(plan: Plan):
@@ -210,7 +225,7 @@ class ClusterRun:
         self.futures.pop(key)
         try:
             result: TaskResult = future.result()
-        except Exception as exc:  # noqa: BLE001 - KilledWorker, a task that could not run: the trial failed
+        except Exception as exc:  # noqa: BLE001 - KilledWorker, cancelled elsewhere (CancelledError): it failed
             future.release()
             self._failed(spec, _task_error(exc), None)
             return
@@ -271,6 +286,8 @@ class ClusterRun:
 def _task_error(exc: BaseException) -> str:
     from distributed.scheduler import KilledWorker  # noqa: PLC0415
 
+    if isinstance(exc, CancelledError):
+        return "cancelled on the cluster (by another client, or the scheduler lost it)"
     if isinstance(exc, KilledWorker):
         return (f"its worker died while running it, {exc.allowed_failures + 1} times (last {exc.last_worker.address}); "
                 "Dask stopped retrying (distributed.scheduler.allowed-failures)")
@@ -289,6 +306,7 @@ def run_plan_on_cluster(scenario, plan: Plan, run: RunDir, ui: RunUI, address: s
         workers = require_trial_workers(client, address)
         hosts = sorted({str(w.get("host")) for w in workers.values()})
         ui.echo(f"cluster {address}: {len(workers)} trial worker(s) on {len(hosts)} address(es): {', '.join(hosts)}")
+        require_same_version(client, workers)
         client.register_plugin(TrialProcesses())
         check = check_on_cluster(client, plan, run, ui.echo)
         run.write_environment(cluster_environment(run, plan, check, address, workers))

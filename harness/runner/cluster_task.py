@@ -92,7 +92,8 @@ class TrialProcesses(WorkerPlugin):
             if key in self._stopped:
                 return 130, ["crash-matrix: error: stopped before it started"]
             child = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                     env=child_environment())
             self._children[key] = child
         lines: list[str] = []
         try:
@@ -149,6 +150,19 @@ def failure_reason(code: int, lines: list[str]) -> str:
     return f"the trial process exited with code {code}" + (f": {last}" if last else "")
 
 
+def trial_environment(environ: dict[str, str], nanny_set: dict[str, object]) -> dict[str, str]:
+    """The trial process's environment: the worker's, less what Dask's nanny set for its worker
+    (`distributed.nanny.pre-spawn-environ`). Its MALLOC_TRIM_THRESHOLD_=65536 makes glibc hand memory
+    back on nearly every free: measured here, the load driver lost 30-40% of its throughput to it."""
+    return {k: v for k, v in environ.items() if not (k in nanny_set and v == str(nanny_set[k]))}
+
+
+def child_environment() -> dict[str, str]:
+    import dask  # noqa: PLC0415
+
+    return trial_environment(dict(os.environ), dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+
+
 def _harness(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness", *args, "--exit-with-parent", str(os.getpid())]
 
@@ -192,6 +206,11 @@ def check_servers(specs_json: bytes) -> CheckResult:
                                           lambda line: None)
         servers = json.loads((scratch_dir / "servers.json").read_text()) if code == 0 else []
     return CheckResult(worker.address, host, servers, __version__, "" if code == 0 else failure_reason(code, lines))
+
+
+def harness_version() -> str:
+    """This worker's crash-matrix version (`client.run(harness_version)`)."""
+    return __version__
 
 
 def running_trials(dask_worker) -> list[str]:
