@@ -6,6 +6,7 @@ rich for the progress bar and the summary table.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import sys
@@ -427,7 +428,7 @@ def cluster_demo(workers: int, run_args: tuple[str, ...]) -> None:
             with tempfile.TemporaryDirectory(prefix="crash-matrix-cluster-") as scratch, \
                     LoopbackCluster(workers, Path(scratch), echo) as cluster:
                 command = [sys.executable, "-m", "harness", "run", "--cluster", cluster.address, *run_args]
-                echo("running: python -m harness " + " ".join(command[3:]))
+                echo("running: python -m harness " + shlex.join(command[3:]))
                 child = subprocess.Popen(command)
                 try:
                     code = child.wait()
