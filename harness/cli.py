@@ -416,9 +416,11 @@ def cluster_demo(workers: int, run_args: tuple[str, ...]) -> None:
     running side by side share its CPU and disk (the report says so); on real machines, start one
     worker per machine (see the README).
     """
+    import os  # noqa: PLC0415
     import subprocess  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
 
+    from harness.runner import lifeline  # noqa: PLC0415
     from harness.runner.loopback_cluster import LoopbackCluster  # noqa: PLC0415
 
     echo = lambda message: click.echo(message, err=True)  # noqa: E731
@@ -429,10 +431,11 @@ def cluster_demo(workers: int, run_args: tuple[str, ...]) -> None:
                     LoopbackCluster(workers, Path(scratch), echo) as cluster:
                 command = [sys.executable, "-m", "harness", "run", "--cluster", cluster.address, *run_args]
                 echo("running: python -m harness " + shlex.join(command[3:]))
-                child = subprocess.Popen(command)
+                # Its own session, so a Ctrl-C reaches it once, from here; bound to this process by its lifeline.
+                child = subprocess.Popen(lifeline.command(os.getpid(), command), start_new_session=True)
                 try:
                     code = child.wait()
-                except KeyboardInterrupt:  # the run stops its trials (it had the Ctrl-C too), then the cluster stops
+                except KeyboardInterrupt:  # the run stops its trials and keeps what finished; then the cluster stops
                     child.send_signal(signal.SIGINT)
                     code = child.wait()
         except HarnessError as exc:

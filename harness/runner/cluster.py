@@ -25,12 +25,19 @@ import time
 from concurrent.futures import CancelledError  # what a cancelled Dask future raises
 from dataclasses import dataclass, field
 
+import distributed
+import msgspec
+from distributed import Client
+from distributed.comm.core import CommClosedError
+from distributed.scheduler import KilledWorker
+
 from harness import __version__
 from harness.environment import command_line
 from harness.errors import HarnessError
 from harness.progress import RunUI
 from harness.results import RunDir
-from harness.runner.cluster_task import TRIAL_RESOURCE, CheckResult, TaskResult
+from harness.runner.cluster_task import (TRIAL_RESOURCE, CheckResult, TaskResult, TrialProcesses, check_servers,
+                                         drain, harness_version, run_trial)
 from harness.runner.local import Plan
 from harness.runner.merge import keep_logs, merge
 from harness.runner.shard import Shard
@@ -47,8 +54,6 @@ def _address(address: str) -> str:
 
 def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S):
     """A client of the scheduler at `address`; a clear error when none answers."""
-    from distributed import Client  # noqa: PLC0415 - only a cluster run pays for importing Dask
-
     try:
         return Client(_address(address), timeout=timeout_s, set_as_default=False)
     except (OSError, TimeoutError) as exc:
@@ -71,8 +76,6 @@ def require_trial_workers(client, address: str) -> dict[str, dict]:
 
 def require_same_version(client, workers: dict[str, dict]) -> None:
     """Every worker runs this crash-matrix version: a trial must run the code that planned it."""
-    from harness.runner.cluster_task import harness_version  # noqa: PLC0415
-
     try:
         versions = client.run(harness_version, workers=list(workers))
     except Exception as exc:  # noqa: BLE001 - the remote error says why (crash-matrix not installed there)
@@ -91,10 +94,6 @@ def _check_specs(plan: Plan):
 
 def check_on_cluster(client, plan: Plan, run: RunDir, echo) -> CheckResult:
     """Every config against the plan's servers on one worker's real server, before any trial."""
-    import msgspec  # noqa: PLC0415
-
-    from harness.runner.cluster_task import check_servers  # noqa: PLC0415
-
     for config in plan.configs:
         run.write_config(config.name, config.text)
     echo(f"checking {len(plan.configs)} config(s) on a worker's server: {', '.join(c.name for c in plan.configs)}")
@@ -117,8 +116,6 @@ def check_on_cluster(client, plan: Plan, run: RunDir, echo) -> CheckResult:
 def cluster_environment(run: RunDir, plan: Plan, check: CheckResult, address: str, workers: dict) -> dict:
     """environment.json of a cluster run: the checking worker's machine and server (every host
     that ran a trial is added under `hosts` as its shard is merged), the plan, the executor."""
-    import distributed  # noqa: PLC0415
-
     host = check.host
     return {
         "run_id": run.run_id,
@@ -157,8 +154,6 @@ class ClusterRun:
         self.failures: list[dict] = []
 
     def submit(self, spec, attempt: int = 1) -> None:
-        from harness.runner.cluster_task import run_trial  # noqa: PLC0415
-
         spec = spec.with_run(self.run.run_id)
         key = f"crash-matrix-{self.run.run_id}-{spec.trial_id}" + (f"-attempt{attempt}" if attempt > 1 else "")
         future = self.client.submit(run_trial, spec.to_json(), self.topic, key=key,
@@ -269,23 +264,23 @@ class ClusterRun:
 
     def stop(self) -> None:
         """Cancel what did not finish and wait until no trial process is left on any worker."""
-        from harness.runner.cluster_task import drain  # noqa: PLC0415
-
         pending = list(self.futures.values())
         self.futures.clear()
         if not pending:
             return
         self.ui.echo(f"cancelling {len(pending)} trial(s) on the cluster; waiting for the workers to clean up")
-        self.client.cancel(pending, force=True)
-        left = self.client.run(drain)
+        try:
+            self.client.cancel(pending, force=True)
+            left = self.client.run(drain)
+        except CommClosedError as exc:  # the scheduler is gone: nothing to cancel through
+            self.ui.echo(f"could not reach the Dask scheduler to cancel the trials: {exc}")
+            return
         still = {worker: keys for worker, keys in left.items() if keys}
         if still:
             self.ui.echo(f"still running after the grace period (killed): {still}")
 
 
 def _task_error(exc: BaseException) -> str:
-    from distributed.scheduler import KilledWorker  # noqa: PLC0415
-
     if isinstance(exc, CancelledError):
         return "cancelled on the cluster (by another client, or the scheduler lost it)"
     if isinstance(exc, KilledWorker):
@@ -296,8 +291,6 @@ def _task_error(exc: BaseException) -> str:
 
 def run_plan_on_cluster(scenario, plan: Plan, run: RunDir, ui: RunUI, address: str) -> list[dict]:
     """Run the plan's trials on the cluster at `address` into `run`; the trials that failed."""
-    from harness.runner.cluster_task import TrialProcesses  # noqa: PLC0415
-
     if not plan.specs:
         raise HarnessError("nothing to run: the plan has no trials")
     address = _address(address)
@@ -311,6 +304,8 @@ def run_plan_on_cluster(scenario, plan: Plan, run: RunDir, ui: RunUI, address: s
         check = check_on_cluster(client, plan, run, ui.echo)
         run.write_environment(cluster_environment(run, plan, check, address, workers))
         return ClusterRun(client, scenario, plan, run, ui).execute()
+    except CommClosedError as exc:  # the scheduler went away under the run
+        raise HarnessError(f"lost the Dask scheduler at {address}: {exc}") from None
     finally:
         client.close()
         run.tidy()

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.runner import lifeline
 from harness.runner.cluster_task import TRIAL_RESOURCE
 
 LOOPBACK = "127.0.0.1"
@@ -47,14 +48,15 @@ class LoopbackCluster:
         self.scheduler: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
 
-    def _start(self, command: list[str], log_name: str) -> subprocess.Popen:
-        self.echo("  " + shlex.join(["dask", *command[3:]]))
+    def _start(self, argv: list[str], log_name: str) -> subprocess.Popen:
+        self.echo("  " + shlex.join(["dask", *argv[3:]]))
         log = open(self.directory / log_name, "w")  # noqa: SIM115 - the process writes it until it ends
         try:
             # Its own session: Ctrl-C in the terminal reaches the run, which stops its trials, not
-            # the workers under it; they are shut down in order afterwards.
-            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, cwd=self.directory)
+            # the workers under it; they are shut down in order afterwards. Its lifeline: if this
+            # process dies (kill -9), they get SIGTERM and shut down instead of running on.
+            return subprocess.Popen(lifeline.command(os.getpid(), argv), stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True, cwd=self.directory)
         finally:
             log.close()
 
