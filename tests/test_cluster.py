@@ -76,7 +76,10 @@ def _nothing_running_on_workers(client, cluster) -> None:
     left = client.run(running_trials)
     assert all(not keys for keys in left.values()), left
     assert server_processes(str(cluster.directory)) == []
-    leftovers = [p for p in cluster.directory.rglob("crash-matrix-*") if p.is_dir()]
+    deadline = time.monotonic() + 10  # a stopped trial's task removes its scratch folder just after the process ends
+    while (leftovers := [p for p in cluster.directory.rglob("crash-matrix-*") if p.is_dir()]) and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
     assert leftovers == []  # every trial's scratch folder removed on the worker
 
 
@@ -196,6 +199,21 @@ def test_two_workers_on_one_docker_engine_leave_each_others_containers_alone(clu
     mine = [c for c in docker_engine.containers.list(all=True, filters={"label": RUN_LABEL})
             if c.labels.get(RUN_LABEL, "").startswith(remote.run_id)]
     assert mine == []
+    _nothing_running_on_workers(client, cluster)
+
+
+def test_a_client_killed_mid_run_leaves_nothing_running_on_the_workers(cluster, client, tmp_path):
+    """The client dies (kill -9, no chance to cancel): the scheduler releases its tasks and each
+    worker's plugin stops the trial it was running."""
+    _wait_for_workers(client)
+    run = _start_run(cluster, tmp_path / "results", "--configs", "none", "--trials", "2", "--duration", "4",
+                     "--seed", "8")
+    _running_trial(client)
+    run.kill()
+    run.communicate(timeout=30)
+    deadline = time.monotonic() + 60
+    while any(client.run(running_trials).values()) and time.monotonic() < deadline:
+        time.sleep(0.3)
     _nothing_running_on_workers(client, cluster)
 
 
