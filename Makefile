@@ -19,15 +19,19 @@ RESUME   ?=
 QUICK    ?=
 ARGS     ?=
 RUN      ?= results/latest
+CLUSTER  ?=
+WORKERS  ?= 2
 SIZES    ?= 10000 100000 1000000
 REPEATS  ?= 1
 
-.PHONY: crash-matrix test bench bench-powerfs recovery-curve report configs cleanup venv clean help
+.PHONY: crash-matrix cluster-demo test bench bench-powerfs recovery-curve report configs cleanup venv clean help
 
 help:
 	@echo "make crash-matrix   run the crash matrix (CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
 	@echo "                    SERVERS='local' or 'redis:7.4,valkey/valkey:8' compares servers; EXPECT=expectations/claims.toml"
 	@echo "                    checks claims (exit status 4 if one fails); RESUME=results/<run> continues a run"
+	@echo "make crash-matrix CLUSTER=tcp://HOST:8786   the same, its trials on a Dask cluster's workers"
+	@echo "make cluster-demo   a Dask scheduler and WORKERS=2 workers on 127.0.0.1, a small matrix through them"
 	@echo "make test           run the tests"
 	@echo "make bench          driver vs redis-benchmark ceiling, recording cost (CONFIGS=..., BACKEND=...)"
 	@echo "make bench-powerfs  redis-benchmark through the power-loss filesystem vs a plain directory"
@@ -51,8 +55,16 @@ else
 	$(PY) -m harness run --trials $(TRIALS) --duration $(DURATION) --backend $(BACKEND) \
 		$(if $(strip $(SERVERS)),--servers "$(SERVERS)",--image $(IMAGE)) \
 		$(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(if $(strip $(FAULTS)),--faults "$(FAULTS)") \
-		$(if $(strip $(EXPECT)),--expect "$(EXPECT)") $(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
+		$(if $(strip $(EXPECT)),--expect "$(EXPECT)") $(if $(filter 1 yes true,$(QUICK)),--quick) \
+		$(if $(strip $(CLUSTER)),--cluster $(CLUSTER)) $(ARGS)
 endif
+
+# A small matrix (3 configs x kill9 x TRIALS) through a scheduler and WORKERS workers started on
+# 127.0.0.1 for it, and stopped after it; CONFIGS, FAULTS, TRIALS, DURATION, BACKEND, ARGS as above.
+cluster-demo: $(STAMP)
+	$(PY) -m harness cluster-demo --workers $(WORKERS) -- --trials $(TRIALS) --duration $(DURATION) \
+		--backend $(BACKEND) --image $(IMAGE) --configs "$(or $(strip $(CONFIGS)),none aof-everysec aof-always)" \
+		--faults "$(or $(strip $(FAULTS)),kill9)" $(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

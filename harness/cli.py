@@ -6,6 +6,9 @@ rich for the progress bar and the summary table.
 
 from __future__ import annotations
 
+import shlex
+import signal
+import sys
 from pathlib import Path
 
 import click
@@ -108,6 +111,10 @@ def main() -> None:
 @click.option("--value-bytes", type=click.IntRange(50), default=WorkloadParams.value_bytes, show_default=True,
               help="Size of a session's JSON value.")
 @click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
+@click.option("--cluster", default=None, metavar="tcp://HOST:8786",
+              help="Run the trials on this Dask scheduler's workers (one trial per worker at a time, each next to its "
+                   "own server; start workers with `dask worker ADDRESS --nthreads 1 --resources trial=1`). "
+                   "Default: here, one after another.")
 @click.pass_context
 def run(ctx: click.Context, **given) -> None:
     """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
@@ -128,7 +135,7 @@ def run(ctx: click.Context, **given) -> None:
         (f"{len(plan.configs)} config(s) x {len(plan.environment['faults'])} fault(s) x {options.trials} trial(s), "
          f"{options.timeline.duration_s:g} s of load each, seed {options.seed}")
     run_plan_from_cli(crash_matrix, plan, run_dir, given["plain"], what,
-                      notes=_unmatched(expectations, plan.specs))
+                      notes=_unmatched(expectations, plan.specs), cluster=given["cluster"])
 
 
 def _read_expectations(path: Path | None):
@@ -169,7 +176,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 
 def _refuse_with_resume(ctx: click.Context) -> None:
-    allowed = {"resume_dir", "expect_file", "plain"}
+    allowed = {"resume_dir", "expect_file", "plain", "cluster"}
     given = [name for name in ctx.params if name not in allowed and _given(ctx, name)]
     if given:
         flags = ", ".join(sorted("--" + _flag(name) for name in given))
@@ -387,24 +394,106 @@ def configs_command(configs_dir: Path, check: bool, backend: str, image: str, se
 @click.argument("spec", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--no-disk-probe", is_flag=True, help="Skip the 1 s fsync-rate probe of this host's disk.")
-def worker(spec: Path, out: Path, no_disk_probe: bool) -> None:
+@click.option("--host-facts", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="This host's facts (JSON), probed already: no probe per trial (the cluster executor's workers).")
+@click.option("--exit-with-parent", type=int, default=None, metavar="PID",
+              help="Stop (cleanly, as on Ctrl-C) when the process PID that started this one ends.")
+def worker(spec: Path, out: Path, no_disk_probe: bool, host_facts: Path | None, exit_with_parent: int | None) -> None:
     """Run one trial from its JSON SPEC on this machine; write its results shard to OUT.
 
     The shard holds the trial's trials.csv row, history, survivors, histogram, logs and this
     host's facts; `python -m harness merge RUN OUT...` adds shards to a run folder.
     """
+    import json  # noqa: PLC0415
+
+    from harness.runner.lifeline import exit_with_parent as lifeline  # noqa: PLC0415
     from harness.runner.worker import run_spec  # noqa: PLC0415
     from harness.spec import TrialSpec  # noqa: PLC0415
 
     echo = lambda message: click.echo(message, err=True)  # noqa: E731
     with Interrupts():
         try:
-            shard = run_spec(TrialSpec.read(spec), out, echo, probe_disk=not no_disk_probe)
+            if exit_with_parent is not None:
+                lifeline(exit_with_parent)
+            host = json.loads(host_facts.read_text()) if host_facts else None
+            shard = run_spec(TrialSpec.read(spec), out, echo, probe_disk=not no_disk_probe, host=host)
         except HarnessError as exc:
             fail(str(exc))
         except KeyboardInterrupt:
             fail("interrupted; the shard is incomplete", 130)
     click.echo(f"shard: {shard.path}")
+
+
+@main.command(name="cluster-demo", context_settings={"ignore_unknown_options": True})
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="Dask workers to start.")
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
+def cluster_demo(workers: int, run_args: tuple[str, ...]) -> None:
+    """Start a Dask scheduler and WORKERS workers on 127.0.0.1, run `run --cluster` through them
+    with RUN_ARGS (any `run` option), then stop them all.
+
+    The way to try the cluster executor on one machine. The workers share this machine, so trials
+    running side by side share its CPU and disk (the report says so); on real machines, start one
+    worker per machine (see the README).
+    """
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from harness.runner import lifeline  # noqa: PLC0415
+    from harness.runner.loopback_cluster import LoopbackCluster  # noqa: PLC0415
+
+    echo = lambda message: click.echo(message, err=True)  # noqa: E731
+    code = 0
+    with Interrupts():
+        try:
+            with tempfile.TemporaryDirectory(prefix="crash-matrix-cluster-") as scratch, \
+                    LoopbackCluster(workers, Path(scratch), echo) as cluster:
+                command = [sys.executable, "-m", "harness", "run", "--cluster", cluster.address, *run_args]
+                echo("running: python -m harness " + shlex.join(command[3:]))
+                # Its own session, so a Ctrl-C reaches it once, from here; bound to this process by its lifeline.
+                child = subprocess.Popen(lifeline.command(os.getpid(), command), start_new_session=True)
+                try:
+                    code = child.wait()
+                except KeyboardInterrupt:  # the run stops its trials and keeps what finished; then the cluster stops
+                    child.send_signal(signal.SIGINT)
+                    code = child.wait()
+        except HarnessError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+    echo("cluster stopped")
+    sys.exit(code)
+
+
+@main.command(name="check-host", hidden=True)
+@click.argument("specs", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--exit-with-parent", type=int, default=None, metavar="PID")
+def check_host(specs: Path, out: Path, exit_with_parent: int | None) -> None:
+    """Check the configs of SPECS (a JSON list of trial specs) against their servers on this machine;
+    write the servers' descriptions to OUT (the cluster executor's first task on a worker)."""
+    import json  # noqa: PLC0415
+
+    import msgspec  # noqa: PLC0415
+
+    from harness.runner.lifeline import exit_with_parent as lifeline  # noqa: PLC0415
+    from harness.runner.worker import check_specs  # noqa: PLC0415
+    from harness.spec import TrialSpec  # noqa: PLC0415
+
+    with Interrupts():
+        try:
+            if exit_with_parent is not None:
+                lifeline(exit_with_parent)
+            try:
+                chosen = msgspec.json.decode(specs.read_bytes(), type=list[TrialSpec])
+            except msgspec.MsgspecError as exc:
+                raise HarnessError(f"{specs}: not a JSON list of trial specs ({exc})") from None
+            servers = check_specs(chosen, out.parent, lambda message: click.echo(message, err=True))
+            out.write_text(json.dumps(servers, indent=2, default=str) + "\n")
+        except HarnessError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
 
 
 @main.command()

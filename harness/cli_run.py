@@ -52,20 +52,38 @@ class Interrupts:
             signal.signal(sig, old)
 
 
+def _execute(scenario, plan, run_dir, ui, resume: bool, cluster: str | None) -> str | None:
+    """The plan here, or on the cluster; None, or what to say about trials that failed (cluster)."""
+    if not cluster:
+        from harness.runner.local import run_plan  # noqa: PLC0415
+
+        run_plan(scenario, plan, run_dir, ui, resume=resume)
+        return None
+    if resume:
+        raise HarnessError("--resume runs here, not on a cluster: drop --cluster (or resume without it)")
+    from harness.runner.cluster import run_plan_on_cluster  # noqa: PLC0415
+
+    failures = run_plan_on_cluster(scenario, plan, run_dir, ui, cluster)
+    if not failures:
+        return None
+    return (f"{len(failures)} of {len(plan.specs)} trial(s) failed (first: {failures[0]['trial_id']}: "
+            f"{failures[0]['reason']}); see failed_trials in environment.json")
+
+
 def run_plan_from_cli(scenario, plan, run_dir, plain: bool, what: str, resume: bool = False,
-                      notes: list[str] = ()) -> None:
-    """Run a plan locally into `run_dir` (a RunDir, new or being resumed); never returns normally
-    with a failure: the exit status says what happened."""
+                      notes: list[str] = (), cluster: str | None = None) -> None:
+    """Run a plan into `run_dir` (a RunDir, new or being resumed), here or on a Dask cluster; never
+    returns normally with a failure: the exit status says what happened."""
     from harness.progress import make_ui  # noqa: PLC0415
-    from harness.runner.local import run_plan  # noqa: PLC0415
 
     ui = make_ui(plain=True if plain else None)
+    failed = None
     with Interrupts():
         try:
             for note in [*plan.notes, *notes]:
                 ui.echo(note)
-            ui.echo(f"run {run_dir.run_id}: {what}")
-            run_plan(scenario, plan, run_dir, ui, resume=resume)
+            ui.echo(f"run {run_dir.run_id}: {what}" + (f", on the Dask cluster at {cluster}" if cluster else ""))
+            failed = _execute(scenario, plan, run_dir, ui, resume, cluster)
         except HarnessError as exc:
             ui.end()
             finish(run_dir, failed=f"{exc}")
@@ -75,7 +93,7 @@ def run_plan_from_cli(scenario, plan, run_dir, plain: bool, what: str, resume: b
         except Exception as exc:  # a bug: still keep what finished, still say it in one line first
             ui.end()
             finish(run_dir, failed=f"unexpected {type(exc).__name__}: {exc}", code=EXIT_BUG, reraise=exc)
-    finish(run_dir)
+    finish(run_dir, failed=failed)
 
 
 def finish(run_dir, failed: str | None = None, code: int = EXIT_ERROR, reraise: Exception | None = None) -> None:

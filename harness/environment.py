@@ -38,6 +38,19 @@ def command_line() -> str:
     return shlex.join(argv)
 
 
+def cpu_model() -> str:
+    """The CPU's model name as the kernel reports it ("" where /proc/cpuinfo has none, e.g. some ARM boards)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model"):
+                    return value.strip()
+    except OSError:
+        pass
+    return ""
+
+
 def describe_machine(data_root: Path) -> dict:
     return {
         "harness_version": __version__,
@@ -46,6 +59,7 @@ def describe_machine(data_root: Path) -> dict:
         "os": platform.platform(),
         "filesystem": filesystem_of(data_root),
         "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
         "python": platform.python_version(),
     }
 

@@ -21,7 +21,7 @@ PLACES = {
     "histogram.hdr": "histograms/{trial_id}.hdr",
     files.CEILING: "ceilings/{trial_id}.json",
 }
-HOST_KEYS = ("host", "kernel", "os", "filesystem", "cpu_count", "python", "disk_fsync")
+HOST_KEYS = ("host", "kernel", "os", "filesystem", "cpu_count", "cpu_model", "python", "disk_fsync")
 
 
 def _move(source: Path, target: Path) -> None:

@@ -12,12 +12,15 @@
     data/              the servers' data (kept only with keep_data)
 
 The local runner writes each trial's shard inside the run folder and merges it at once; a
-worker writes one wherever it is told, to be merged on another machine (merge.py).
+worker writes one wherever it is told, to be merged on another machine (merge.py). A shard
+travels between machines as one tar archive (`pack`, `unpack`: the cluster executor's result).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import pandas as pd
@@ -86,3 +89,21 @@ class Shard:
 
     def host(self) -> dict:
         return self.read_json(HOST) if (self.path / HOST).is_file() else {}
+
+    def pack(self) -> bytes:
+        """The whole shard as one uncompressed tar archive (its Parquet files are compressed already)."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for path in sorted(self.path.rglob("*")):
+                archive.add(path, arcname=str(path.relative_to(self.path)), recursive=False)
+        return buffer.getvalue()
+
+    @classmethod
+    def unpack(cls, archive: bytes, path: Path) -> "Shard":
+        """A packed shard, unpacked into `path` (a new folder). The "data" filter refuses absolute
+        names, links out of the folder and device files: the archive came over the network."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=False)
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r") as opened:
+            opened.extractall(path, filter="data")
+        return cls(path)

@@ -15,6 +15,7 @@ from harness.report.sections.crash_matrix.caveats import caveats
 from harness.report.sections.crash_matrix.describe import describe_run
 from harness.report.sections.crash_matrix.driver import driver_notes, driver_table, has_ceiling
 from harness.report.sections.crash_matrix.fsync import fsync_notes
+from harness.report.sections.crash_matrix.hosts import comparison_notes, hosts_section
 from harness.report.sections.crash_matrix.latency import latency_chart
 from harness.report.sections.crash_matrix.method import Method, method
 from harness.report.sections.crash_matrix.recommend import recommendation
@@ -104,8 +105,10 @@ def build(run: RunData, out_dir: Path) -> ScenarioReport:
         Section("Summary per server, config and fault" if summary["server"].nunique() > 1 else
                 "Summary per config and fault", [
             Paragraphs(["Median over trials; min–max in brackets where shown."], "note"), display_summary(summary),
+            *_paragraphs(comparison_notes(run.environment, run.trials), "note"),
             *_paragraphs(fsync_notes(run.environment, summary, run.config_texts, run.trials))], anchor="summary"),
         *_servers_section(summary, run.environment),
+        *([hosts] if (hosts := hosts_section(run.environment, run.trials)) else []),
         Section("Driver against server", [
             Paragraphs([DRIVER_INTRO], "note"), *([driver_table(summary)] if ceiling else []),
             *_paragraphs(driver_notes(summary))], anchor="driver"),

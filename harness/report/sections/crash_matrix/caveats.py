@@ -35,8 +35,23 @@ def fault_caveats(trials: pd.DataFrame) -> list[str]:
 def caveats(environment: dict, trials: pd.DataFrame) -> list[str]:
     """What the numbers do not say, given the run's environment and its trials (the typed frame)."""
     environment = environment or {}
-    return [*fault_caveats(trials), _trial_length(environment), _one_machine(environment, trials),
-            *_image(environment), *_process(environment)]
+    return [*_unfinished(environment), *fault_caveats(trials), _trial_length(environment),
+            _one_machine(environment, trials), *_image(environment), *_process(environment)]
+
+
+def _unfinished(environment: dict) -> list[str]:
+    """Trials a cluster run could not finish, and trials it ran again after their worker left."""
+    notes = []
+    failed = [f for f in environment.get("failed_trials") or [] if isinstance(f, dict)]
+    if failed:
+        notes.append(f"{len(failed)} trial{'s' if len(failed) != 1 else ''} did not finish and {'are' if len(failed) != 1 else 'is'} "
+                     "missing from every table: " + "; ".join(f"`{f.get('trial_id')}` ({f.get('reason')})" for f in failed)
+                     + ".")
+    reruns = [r for r in environment.get("reruns") or [] if isinstance(r, dict)]
+    if reruns:
+        notes.append("Run again after the worker running it left mid-trial (only the finished attempt counts): "
+                     + ", ".join(f"`{r.get('trial_id')}` ({r.get('attempts')} attempts)" for r in reruns) + ".")
+    return notes
 
 
 def _trial_length(environment: dict) -> str:
@@ -53,6 +68,11 @@ def _one_machine(environment: dict, trials: pd.DataFrame) -> str:
     counts = _trial_counts(trials)
     spread = ("; with one trial per config there is no spread to judge noise by"
               if counts == [1] else ", with the min–max over trials in brackets")
+    hosts = trials["host"].astype(str).nunique() if len(trials) else 0
+    if hosts > 1:
+        return (f"Trials ran on {hosts} machines, each trial's load generator sharing its machine's CPU with the "
+                f"server: compare configs within this run (and within a host, where the hosts differ). The tables "
+                f"quote medians{spread}.")
     return (f"Everything ran on {machine}, the load generator sharing the CPU with the server: compare configs "
             f"within this run, not with other machines or runs. The tables quote medians{spread}.")
 
