@@ -20,9 +20,15 @@ QUICK    ?=
 ARGS     ?=
 RUN      ?= results/latest
 CLUSTER  ?=
+PULL     ?=
 WORKERS  ?= 2
 SIZES    ?= 10000 100000 1000000
 REPEATS  ?= 1
+
+# PULL=never: build absent server images offline at once, never ask a registry (CRASH_MATRIX_PULL)
+ifneq ($(strip $(PULL)),)
+export CRASH_MATRIX_PULL := $(PULL)
+endif
 
 .PHONY: crash-matrix cluster-demo test bench bench-powerfs recovery-curve report configs cleanup venv clean help
 

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests never ask a registry: the images they run are built offline from local binaries, and no
+# test may send a lookup off this machine (CLI runs inherit this).
+os.environ.setdefault("CRASH_MATRIX_PULL", "never")
 CONFIGS = ROOT / "configs"
 
 

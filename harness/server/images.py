@@ -7,10 +7,13 @@ libraries `ldd` names) and says so in the output and the report.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,12 +81,15 @@ def resolve_image(client: docker.DockerClient, image: str, explicit_binary: Path
         pass
     except docker.errors.APIError as exc:
         raise HarnessError(f"Docker engine error while looking up image {image}: {exc.explanation}") from None
-    echo(f"image {image} is not present; pulling it")
-    try:
-        client.images.pull(image)
-        return ResolvedImage(image, image, command, False, f"image {image} (pulled)")
-    except (docker.errors.APIError, docker.errors.NotFound) as exc:
-        reason = _short(getattr(exc, "explanation", None) or str(exc))
+    reason = pull_refused(image)
+    if not reason:
+        echo(f"image {image} is not present; pulling it")
+        try:
+            client.images.pull(image)
+            return ResolvedImage(image, image, command, False, f"image {image} (pulled)")
+        except (docker.errors.APIError, docker.errors.NotFound) as exc:
+            reason = _short(getattr(exc, "explanation", None) or str(exc))
+            remember_failed_pull(image)
     if not can_stand_in(image):
         raise HarnessError(f"image {image} is not present and cannot be pulled: {reason}")
     binary = find_server_binary(flavour_of_image(image), explicit_binary, version_of_image(image))
@@ -93,6 +99,40 @@ def resolve_image(client: docker.DockerClient, image: str, explicit_binary: Path
         f"({binary.flavour} {binary.version}) and measured that instead"
     )
     return ResolvedImage(image, tag, binary.command, True, note)
+
+
+PULL_ENV = "CRASH_MATRIX_PULL"  # "missing" (default): pull an absent image; "never": build offline at once
+FAILED_PULLS = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "crash-matrix" / "failed-pulls.json"
+RETRY_PULL_AFTER_S = 24 * 3600
+
+
+def pull_refused(image: str) -> str:
+    """Why this image is not to be pulled now ('' : pull it). A machine with no registry asks once a
+    day at most: a pull that failed here is remembered, so each run does not send a lookup off the
+    machine again."""
+    policy = os.environ.get(PULL_ENV, "missing").strip().lower()
+    if policy == "never":
+        return f"pulling is off ({PULL_ENV}=never)"
+    if policy not in ("missing", ""):
+        raise HarnessError(f"{PULL_ENV}={policy!r}: choose missing or never")
+    try:
+        failed_at = json.loads(FAILED_PULLS.read_text()).get(image, 0)
+    except (OSError, ValueError, AttributeError):
+        return ""
+    if time.time() - failed_at < RETRY_PULL_AFTER_S:
+        return (f"a pull of it failed here {(time.time() - failed_at) / 3600:.1f} h ago (not retried for 24 h; "
+                f"remove {FAILED_PULLS} to try again)")
+    return ""
+
+
+def remember_failed_pull(image: str) -> None:
+    try:
+        known = json.loads(FAILED_PULLS.read_text()) if FAILED_PULLS.is_file() else {}
+        known[image] = time.time()
+        FAILED_PULLS.parent.mkdir(parents=True, exist_ok=True)
+        FAILED_PULLS.write_text(json.dumps(known, indent=2) + "\n")
+    except (OSError, ValueError, TypeError):
+        pass  # only a convenience: the next run asks the registry again
 
 
 def _short(text: str) -> str:
