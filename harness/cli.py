@@ -12,15 +12,18 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from harness import __version__
 from harness.errors import HarnessError
-from harness.spec import ServerChoice, Timeline
-from harness.workload.session import Mix, WorkloadParams
-from scenarios.crash_matrix import MatrixOptions
+from harness.run_options import QUICK_DURATION_S as _QUICK
+from harness.run_options import RunValues, scenario_names, scenario_options
+from harness.run_options import plans as build_plans
+from harness.runner.local import combine
+from harness.spec import Timeline
+from harness.workload.session import WorkloadParams
 
-QUICK_DURATION_S = 3.0
-QUICK_AFTER_S = 0.5
+QUICK_DURATION_S = _QUICK["crash-matrix"]
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -70,22 +73,26 @@ def main() -> None:
 @main.command()
 @click.option("--configs", "config_names", multiple=True, metavar="NAMES",
               help="Configs to run (file names in --configs-dir without .conf), space or comma separated. "
-                   "Default: every file.")
+                   "Default: every file. (The crash matrix and expiry run on these.)")
 @click.option("--configs-dir", type=click.Path(path_type=Path), default=Path("configs"), show_default=True,
               help="Folder of redis.conf fragments, one per config.")
 @click.option("--faults", "fault_names", multiple=True, metavar="NAMES",
-              help="Faults to inject: kill9, power-loss, torn-power-loss. Default: kill9 and power-loss "
-                   "(kill9 only where FUSE is missing, said in the output).")
+              help="Crash matrix: faults to inject: kill9, power-loss, torn-power-loss (and the pitfalls' "
+                   "appendonly-edit, appendonly-safe, lost-volume). Default: kill9 and power-loss (kill9 only "
+                   "where FUSE is missing, said in the output).")
 @click.option("--fs-metadata", type=click.Choice(["lenient", "strict"]), default="lenient", show_default=True,
               help="Power-loss filesystem: lenient makes names durable at once; strict only once their "
                    "directory is fsynced.")
 @click.option("--fs-writeback", default="kernel", show_default=True, metavar="SECONDS|off|kernel",
               help="Power-loss filesystem: unsynced data older than this becomes durable, as the kernel's "
                    "flusher does (kernel: this machine's vm.dirty_expire_centisecs).")
-@click.option("--trials", type=click.IntRange(1), default=3, show_default=True, help="Trials per config and fault.")
-@click.option("--duration", type=click.FloatRange(0.5), default=Timeline.duration_s, show_default=True,
-              help="Seconds of session load per trial; the fault lands at a random moment in its second half.")
-@click.option("--quick", is_flag=True, help=f"Smoke run: 1 trial, {QUICK_DURATION_S:g} s of load.")
+@click.option("--trials", type=click.IntRange(1), default=None,
+              help="Trials per config and fault. Default: 3 for the crash matrix, 1 for the other scenarios.")
+@click.option("--duration", type=click.FloatRange(0.5), default=None,
+              help=f"Seconds of session load per trial; the fault lands at a random moment in its second half. "
+                   f"Default: {Timeline.duration_s:g} for the crash matrix, 3 eviction, 2 expiry, 1.5 pitfalls.")
+@click.option("--quick", is_flag=True, help=f"Smoke run: 1 trial, {QUICK_DURATION_S:g} s of load (less for the "
+                                            "other scenarios).")
 @click.option("--backend", type=click.Choice(["auto", "docker", "process"]), default="auto", show_default=True,
               help="docker: one container per trial; process: local server processes; auto: docker if an engine "
                    "answers.")
@@ -111,43 +118,38 @@ def main() -> None:
               show_default=True, help="Distinct users (each login makes a new session id; --keyspace is the old name).")
 @click.option("--rate", "rate_ops_s", type=click.FloatRange(0), default=0.0, show_default=True,
               help="Offered load in ops/s over all clients (each client sends on a fixed schedule; latency is "
-                   "counted from when a request was due). 0: as fast as the server answers.")
+                   "counted from when a request was due). 0: as fast as the server answers. Eviction, expiry and "
+                   "pitfalls default to 5,000, 10,000 and 10,000.")
 @click.option("--ceiling-requests", type=click.IntRange(0), default=Timeline.ceiling_requests, show_default=True,
-              help="redis-benchmark requests per trial for the server's ceiling (0: skip).")
+              help="redis-benchmark requests per trial for the server's ceiling (0: skip; the crash matrix only, "
+                   "unless given).")
 @click.option("--baseline", "baseline_sessions", type=click.IntRange(0), default=WorkloadParams.baseline_sessions,
-              show_default=True, help="Sessions logged in (and persisted) before the load.")
+              show_default=True, help="Sessions logged in (and persisted) before the load (2,000 outside the crash "
+                                      "matrix, unless given).")
 @click.option("--ttl", "ttl_s", type=click.IntRange(1), default=WorkloadParams.ttl_s, show_default=True,
-              help="Session TTL in seconds, set by login and refresh.")
+              help="Session TTL in seconds, set by login and refresh (expiry: --expiry-ttl).")
 @click.option("--mix", default="login=25,read=55,refresh=15,logout=5", show_default=True,
               help="Operation weights.")
 @click.option("--value-bytes", type=click.IntRange(50), default=WorkloadParams.value_bytes, show_default=True,
               help="Size of a session's JSON value.")
+@scenario_options
 @click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
-def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trials, duration, quick, backend, image, server_bin, results_root,
-        keep_data, port, seed, concurrency, connections, users, rate_ops_s, ceiling_requests, baseline_sessions,
-        ttl_s, mix, value_bytes, plain) -> None:
-    """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
-    import scenarios.crash_matrix as crash_matrix  # noqa: PLC0415 - keep `--help` fast
-
+def run(plain: bool, **values) -> None:
+    """Run the crash matrix and the other scenarios (eviction, expiry, restart pitfalls) and write
+    results/<run id>/ with trials.csv and the report."""
+    context = click.get_current_context()
+    given = {name for name in values
+             if context.get_parameter_source(name) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)}
     try:
-        workload = WorkloadParams(concurrency=concurrency, connections=connections, users=users,
-                                  rate_ops_s=rate_ops_s, baseline_sessions=baseline_sessions,
-                                  ttl_s=ttl_s, value_bytes=value_bytes, mix=Mix.parse(mix))
-        timeline = Timeline(duration_s=QUICK_DURATION_S if quick else duration,
-                            after_s=QUICK_AFTER_S if quick else Timeline.after_s, ceiling_requests=ceiling_requests)
-        options = MatrixOptions(
-            configs_dir=configs_dir, config_names=_names(config_names), fault_names=_names(fault_names),
-            fault_settings={"fs_metadata": fs_metadata, "fs_writeback": fs_writeback},
-            trials=1 if quick else trials, timeline=timeline, server=ServerChoice.of(backend, image, server_bin),
-            results_root=results_root, keep_data=keep_data, port=port, workload=workload,
-            **({"seed": seed} if seed is not None else {}),
-        )
-        plan = crash_matrix.plan(options)
+        chosen = RunValues(values, given)
+        names = scenario_names(values["scenario_names"])
+        plans = build_plans(chosen, names)
+        plan = combine(plans)
     except HarnessError as exc:
         _fail(str(exc))
-    _run_plan(crash_matrix, plan, options.results_root, plain,
-              f"{len(plan.configs)} config(s) x {len(plan.environment['faults'])} fault(s) x {options.trials} "
-              f"trial(s), {timeline.duration_s:g} s of load each, seed {options.seed}")
+    counts = ", ".join(f"{name} {len(p.specs)}" for name, p in plans.items())
+    _run_plan(None, plan, values["results_root"], plain,
+              f"{len(plan.specs)} trial(s) ({counts}), seed {chosen.seed}")
 
 
 def _run_plan(scenario, plan, results_root: Path, plain: bool, what: str) -> None:
@@ -207,7 +209,13 @@ def _report_and_summary(run_dir: Path) -> None:
     from harness.report.rundata import read_trials  # noqa: PLC0415
 
     paths = build_report(run_dir)
-    summary = summary_table(read_trials(run_dir))
+    trials = read_trials(run_dir)
+    _scenario_tables(trials)
+    if not (trials["scenario"] == "crash-matrix").any():
+        console = Console(width=160 if not sys.stdout.isatty() else max(Console().width, 130))
+        console.print(f"report: {paths['report.html']}  (also {paths['report.md'].name}, trials.csv)")
+        return
+    summary = summary_table(trials[trials["scenario"] == "crash-matrix"])
     table = Table(title="crash matrix: medians over trials (min-max)", title_justify="left", box=box.SIMPLE_HEAD)
     for name in ("config", "fault", "trials", "lost sessions", "lost writes", "resurrected", "ops/s", "p99 ms",
                  "recovery s"):
@@ -405,6 +413,28 @@ def merge(run_dir: Path, shards: tuple[Path, ...]) -> None:
         _report_and_summary(run.path)
     except HarnessError as exc:
         _fail(str(exc))
+
+
+def _scenario_tables(trials) -> None:
+    """The other scenarios' console summaries (their report modules' `console_table`), before the crash matrix's."""
+    from rich import box  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from harness.report.sections import module_of  # noqa: PLC0415
+
+    console = Console(width=160 if not sys.stdout.isatty() else max(Console().width, 130))
+    for scenario in dict.fromkeys(trials["scenario"]):
+        module = module_of(str(scenario))
+        if scenario == "crash-matrix" or not hasattr(module, "console_table"):
+            continue
+        title, headers, rows = module.console_table(trials[trials["scenario"] == scenario])
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        for index, header in enumerate(headers):
+            table.add_column(header, justify="left" if index == 0 else "right", no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
 
 
 @main.command()

@@ -82,6 +82,12 @@ def gone_reads(ops: Sequence[Op]) -> int:
     return 0
 
 
+def logged_in(history: pd.DataFrame) -> int:
+    """Acknowledged logins of the checked phases: the sessions there were to evict."""
+    checked = history["phase"].isin(["baseline", "load"])
+    return int((checked & (history["kind"] == "login") & (history["outcome"] == "ok")).sum())
+
+
 def refused_logins(history: pd.DataFrame) -> int:
     """Logins of the checked phases refused with -OOM."""
     errors = history["error"].astype(str)
@@ -115,6 +121,7 @@ class Eviction(Columns):
     maxmemory_policy: str = ""  # as the server ran it (CONFIG GET)
     other_data: str = ""  # no-ttl | ttl: whether the other data's keys carry a TTL
     maxmemory_bytes: int = 0
+    sessions_logged_in: int = 0  # acknowledged logins (baseline and load): the sessions there were
     sessions_evicted: int = 0
     reads_session_gone: int = 0
     reads_gone_unexplained: int = 0
@@ -159,7 +166,8 @@ def eviction_columns(evidence: Evidence) -> Eviction:
     run_s = (facts.get("other_stopped_ns", 0) - facts.get("other_started_ns", 0)) / 1e9
     return Eviction(
         maxmemory_policy=str(facts.get("maxmemory_policy", "")), other_data=str(facts.get("other_data", "")),
-        maxmemory_bytes=int(facts.get("maxmemory_bytes", 0)), sessions_evicted=len(evicted_ids),
+        maxmemory_bytes=int(facts.get("maxmemory_bytes", 0)), sessions_logged_in=logged_in(history),
+        sessions_evicted=len(evicted_ids),
         reads_session_gone=len(gone), reads_gone_unexplained=len(gone - evicted_ids),
         logins_refused_oom=refused_logins(history), other_evicted=by_class[OTHER],
         other_writes=int(facts.get("other_writes", 0)), other_refused_oom=int(facts.get("other_refused_oom", 0)),
