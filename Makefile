@@ -6,11 +6,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-# Matrix settings (see `python -m harness run --help` for all options)
+# Run settings (see `python -m harness run --help` for all options). TRIALS and DURATION left
+# empty keep each scenario's own default (crash matrix: 3 trials of 4 s).
+SCENARIOS ?=
 CONFIGS  ?=
 FAULTS   ?=
-TRIALS   ?= 3
-DURATION ?= 4
+TRIALS   ?=
+DURATION ?=
+POLICIES ?=
+MAXMEMORY ?=
+DOWNTIME ?=
 BACKEND  ?= auto
 IMAGE    ?= redis:7.4
 QUICK    ?=
@@ -19,10 +24,20 @@ RUN      ?= results/latest
 SIZES    ?= 10000 100000 1000000
 REPEATS  ?= 1
 
-.PHONY: crash-matrix test bench bench-powerfs recovery-curve report configs cleanup venv clean help
+.PHONY: crash-matrix eviction expiry pitfalls test bench bench-powerfs recovery-curve report configs cleanup venv clean help
+
+# What every `python -m harness run` target passes on.
+RUN_ARGS = --backend $(BACKEND) --image $(IMAGE) \
+	$(if $(strip $(TRIALS)),--trials $(TRIALS)) $(if $(strip $(DURATION)),--duration $(DURATION)) \
+	$(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(if $(strip $(FAULTS)),--faults "$(FAULTS)") \
+	$(if $(strip $(POLICIES)),--policies "$(POLICIES)") $(if $(strip $(MAXMEMORY)),--maxmemory $(MAXMEMORY)) \
+	$(if $(strip $(DOWNTIME)),--downtime $(DOWNTIME)) $(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
 
 help:
-	@echo "make crash-matrix   run the crash matrix (CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
+	@echo "make crash-matrix   the default run: crash matrix, eviction, expiry, pitfalls (SCENARIOS='crash-matrix eviction' CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
+	@echo "make eviction       sessions evicted per maxmemory-policy beside other data (POLICIES='allkeys-lru volatile-lru' MAXMEMORY=16mb)"
+	@echo "make expiry         session TTLs across a downtime, per persistence config (CONFIGS=... DOWNTIME=1.5)"
+	@echo "make pitfalls       appendonly edited in vs the safe path, and a restart without the data volume"
 	@echo "make test           run the tests"
 	@echo "make bench          driver vs redis-benchmark ceiling, recording cost (CONFIGS=..., BACKEND=...)"
 	@echo "make bench-powerfs  redis-benchmark through the power-loss filesystem vs a plain directory"
@@ -39,9 +54,16 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 crash-matrix: $(STAMP)
-	$(PY) -m harness run --trials $(TRIALS) --duration $(DURATION) --backend $(BACKEND) --image $(IMAGE) \
-		$(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(if $(strip $(FAULTS)),--faults "$(FAULTS)") \
-		$(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
+	$(PY) -m harness run $(if $(strip $(SCENARIOS)),--scenarios "$(SCENARIOS)") $(RUN_ARGS)
+
+eviction: $(STAMP)
+	$(PY) -m harness run --scenarios eviction $(RUN_ARGS)
+
+expiry: $(STAMP)
+	$(PY) -m harness run --scenarios expiry $(RUN_ARGS)
+
+pitfalls: $(STAMP)
+	$(PY) -m harness run --scenarios pitfalls $(RUN_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
