@@ -90,7 +90,7 @@ def main() -> None:
               help="Trials per config and fault. Default: 3 for the crash matrix, 1 for the other scenarios.")
 @click.option("--duration", type=click.FloatRange(0.5), default=None,
               help=f"Seconds of session load per trial; the fault lands at a random moment in its second half. "
-                   f"Default: {Timeline.duration_s:g} for the crash matrix, 3 eviction, 2 expiry, 1.5 pitfalls.")
+                   f"Default: {Timeline.duration_s:g} for the crash matrix, 2.5 eviction, 2 expiry, 1.5 pitfalls.")
 @click.option("--quick", is_flag=True, help=f"Smoke run: 1 trial, {QUICK_DURATION_S:g} s of load (less for the "
                                             "other scenarios).")
 @click.option("--backend", type=click.Choice(["auto", "docker", "process"]), default="auto", show_default=True,

@@ -33,7 +33,7 @@ CHECKERS = ("durability-evictions", "eviction", "speed")
 # The session load as one tenant of a shared server: 5,000 ops/s (about 1,250 logins/s), while
 # the other data comes at 10,000 writes/s of 1,000 bytes: a 16 MB limit is full after about 1 s.
 SESSION_LOAD = WorkloadParams(rate_ops_s=5000.0, users=10_000, baseline_sessions=2000)
-TIMELINE = Timeline(duration_s=3.0, after_s=0.3, ceiling_requests=0)
+TIMELINE = Timeline(duration_s=2.5, after_s=0.3, ceiling_requests=0)
 OTHER_TTL_S = 300  # the ttl variant's TTL: a cache entry's five minutes, shorter than a session's 30
 
 
