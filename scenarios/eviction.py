@@ -11,10 +11,11 @@ crash too (`fault`, with a persistence config composed in): evictions go to the 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import configs as config_files
+from harness.configs import Config
 from harness import faults
 from harness.errors import HarnessError
 from harness.maxmemory import Room, RoomCheck, compose, parse_size
@@ -23,7 +24,7 @@ from harness.record import truthy
 from harness.runner.context import TrialEnv
 from harness.runner.local import Plan
 from harness.runner.shard import Shard
-from harness.spec import FaultSpec, ServerChoice, Timeline, TrialSpec, trial_id, trial_seed
+from harness.spec import ConfigSpec, FaultSpec, ServerChoice, Timeline, TrialSpec, trial_id, trial_seed
 from harness.trial import CrashTrial
 from harness.workload.other_load import VARIANTS, OtherData
 from harness.workload.session import WorkloadParams
@@ -65,7 +66,7 @@ def _variants(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _fault(options: EvictionOptions) -> tuple[FaultSpec, list]:
+def _fault(options: EvictionOptions) -> tuple[FaultSpec, list[Config]]:
     """The crash, if any, and the persistence config it needs (checked like any other)."""
     if options.fault_name == faults.NO_FAULT:
         if options.persistence:
@@ -80,7 +81,7 @@ def _fault(options: EvictionOptions) -> tuple[FaultSpec, list]:
     return fault.spec(), persistence
 
 
-def _composed(options: EvictionOptions, persistence: list) -> list[tuple[object, object]]:
+def _composed(options: EvictionOptions, persistence: list[Config]) -> list[tuple[ConfigSpec, ConfigSpec]]:
     """(policy fragment, the config a trial runs) per selected policy."""
     fragments = config_files.select(config_files.discover(options.configs_dir), options.policy_names)
     pairs = []
@@ -151,8 +152,3 @@ def trial_line(row: dict) -> str:
     return (f"{row['trial_id']}: {status}{row['sessions_evicted']:,} sessions evicted, "
             f"{row['logins_refused_oom']:,} logins refused (OOM), {row['other_evicted']:,} other keys evicted, "
             f"{row['lost_sessions']:,} lost, {row['throughput_ops_s']:,.0f} ops/s")
-
-
-def with_defaults(options: EvictionOptions, **given) -> EvictionOptions:
-    """The options with only the values given replaced (None: keep the scenario's default)."""
-    return replace(options, **{k: v for k, v in given.items() if v is not None})

@@ -4,7 +4,6 @@ on, the server loads the AOF (there is none, so an empty one is made) and not th
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from harness.faults.base import Fault, FaultSession
@@ -19,10 +18,9 @@ class _EditSession(FaultSession):
         server = topology.primary
         keys = dbsize(server)
         change = edit_config(server.spec.config_path, "appendonly", "yes")
-        began = time.monotonic()
-        stop_gracefully(server)
+        stop_s = stop_gracefully(server)
         took_effect()
-        return OperatorFacts(keys_before_stop=keys, stop_s=round(time.monotonic() - began, 3), config_edit=change)
+        return OperatorFacts(keys_before_stop=keys, stop_s=round(stop_s, 3), config_edit=change)
 
 
 class AppendonlyEdit(Fault):

@@ -4,7 +4,6 @@ container recreated without its volume (`docker compose up` after the volume was
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from harness.faults.base import Fault, FaultSession
@@ -22,10 +21,8 @@ class _LostVolumeSession(FaultSession):
     def inject(self, topology, took_effect) -> OperatorFacts:
         server = topology.primary
         keys = dbsize(server)
-        began = time.monotonic()
-        stop_gracefully(server)  # the old container is stopped (and saves into its volume)
+        stop_s = stop_gracefully(server)  # the old container is stopped (and saves into its volume)
         took_effect()
-        stop_s = time.monotonic() - began
         # Same path, new directory: the restarted container (Docker mounts by path on every start)
         # or process finds an empty one, as a recreated container finds the image's own /data.
         self.server_dir.rename(self.server_dir.parent / DETACHED)

