@@ -33,7 +33,8 @@ _OPTIONS = [
                  help=f"Scenarios to run, space or comma separated: {', '.join(DEFAULT_SCENARIOS)}. "
                       "Default: all of them."),
     click.option("--policies", "policy_names", multiple=True, metavar="NAMES",
-                 help="Eviction: maxmemory-policy configs to run (file names in --eviction-configs-dir). Default: all."),
+                 help="Eviction: maxmemory-policy configs to run (file names in --eviction-configs-dir). "
+                      "Default: all."),
     click.option("--eviction-configs-dir", type=click.Path(path_type=Path), default=Path("configs/eviction"),
                  show_default=True, help="Eviction: folder of config fragments, one per maxmemory-policy."),
     click.option("--maxmemory", default="16mb", show_default=True,

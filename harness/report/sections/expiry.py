@@ -112,7 +112,8 @@ def console_table(trials) -> tuple[str, list[str], list[list[str]]]:
     body = [[str(r["config"]), f"{fmt.count(r['expired_in_downtime_gone'])}/{fmt.count(r['expired_in_downtime'])}",
              fmt.count(r["zombie_sessions"]), fmt.count(r["expired_early"]), fmt.count(r["lost_sessions"])]
             for _, r in rows.iterrows()]
-    return "expiry: medians over trials", ["config", "expired while down: gone", "zombies", "expired early", "lost"], body
+    headers = ["config", "expired while down: gone", "zombies", "expired early", "lost"]
+    return "expiry: medians over trials", headers, body
 
 
 def build(run: RunData, out_dir: Path) -> ScenarioReport:
