@@ -14,9 +14,11 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from harness import configs as config_files
-from harness.configs import Config
 from harness import faults
+from harness.configs import Config
 from harness.errors import HarnessError
 from harness.maxmemory import Room, RoomCheck, compose, parse_size
 from harness.pressure import MemoryPressure
@@ -24,6 +26,7 @@ from harness.record import truthy
 from harness.runner.context import TrialEnv
 from harness.runner.local import Plan
 from harness.runner.shard import Shard
+from harness.server.aof import deleted_keys
 from harness.spec import ConfigSpec, FaultSpec, ServerChoice, Timeline, TrialSpec, trial_id, trial_seed
 from harness.trial import CrashTrial
 from harness.workload.other_load import VARIANTS, OtherData
@@ -144,7 +147,14 @@ def run(spec: TrialSpec, env: TrialEnv, shard: Shard) -> None:
                 trial.restart()
             trial.evidence.update(pressure.finish())
         trial.read_back()
+        if trial.fault is not None:  # after a crash, the AOF's deletions say what was evicted unannounced
+            trial.evidence["aof_deletes"] = aof_deletes(trial.broken.server_dir)
     trial.judge()
+
+
+def aof_deletes(data_dir: Path) -> pd.DataFrame:
+    """Every key the server's AOF deletes (DEL or UNLINK), for the eviction checker."""
+    return pd.DataFrame({"key": pd.array(deleted_keys(data_dir), dtype="string")})
 
 
 def trial_line(row: dict) -> str:

@@ -284,3 +284,16 @@ def test_a_lost_refresh_makes_a_session_expire_early_or_come_back_shorter():
     shorter = key_expiry(ops, Observed(True, 7, 4000, 3500.0), fault, 3500.0)
     assert shorter.ttl_shorter and not shorter.zombie
     assert not key_expiry(ops, Observed(True, 7, 5500, 4500.0), fault, 4500.0).ttl_shorter
+
+
+def test_a_deletion_in_the_aof_is_an_eviction_only_when_nothing_else_explains_it():
+    from harness.checkers.eviction import aof_evictions
+
+    alive = [Op(LOGIN, OK, 0, 1, 5, LONG_TTL_MS), Op(READ, OK, 2, 3, 5, 0, 1)]
+    logged_out = [Op(LOGIN, OK, 0, 1, 6, LONG_TTL_MS), Op(LOGOUT, Outcome.UNKNOWN, 2, 3, 0, 0, -1)]
+    expired = [Op(LOGIN, OK, 0, 1, 7, 100)]
+    histories = {1: alive, 2: logged_out, 3: expired, 4: alive}
+    deleted = pd.DataFrame({"key": pd.array(["session:1", "session:2", "session:3", "session:4", "cache:1",
+                                             "session:99"], dtype="string")})
+    # 4 was notified already; 99 has no history; 2 may have been logged out; 3's TTL had passed.
+    assert aof_evictions(histories, deleted, {4}, read_at_ms=5000) == {1}

@@ -22,6 +22,9 @@ Counts:
   other_evicted           keys of the other data evicted
   evicted_returned        evicted sessions present after a crash and restart (the eviction undone)
   evictions_unseen        evictions the server counted (INFO evicted_keys) and never notified
+  evictions_from_aof      after a crash: sessions the AOF deletes that no notification named and
+                          no logout or expiry explains (`aof_deletes`): evictions whose notice the
+                          crash cut off (the AOF is written before the replies and notifications)
 """
 
 from __future__ import annotations
@@ -62,6 +65,32 @@ def evicted_sessions(evicted: pd.DataFrame | None) -> set[int]:
         if kind == SESSION:
             found.add(sid)
     return found
+
+
+def _explained_otherwise(ops: Sequence[Op], read_at_ms: float) -> bool:
+    """A deletion of this session that is not an eviction: a logout that happened or may have, or
+    an expiry that may have passed by the readback."""
+    if any(op.kind is LOGOUT and op.outcome in (OK, UNKNOWN) for op in ops):
+        return True
+    setters = [op for op in ops if op.outcome in (OK, UNKNOWN) and (op.kind is LOGIN or op.kind is REFRESH)]
+    return not setters or setters[-1].start_ms + setters[-1].ttl_ms - 1 <= read_at_ms
+
+
+def aof_evictions(histories: Mapping[int, Sequence[Op]], deleted: pd.DataFrame | None, notified: set[int],
+                  read_at_ms: float) -> set[int]:
+    """Checked sessions the AOF deletes that no notification named and nothing else explains."""
+    if deleted is None or not len(deleted):
+        return set()
+    ids = {sid for kind, sid in map(key_class, deleted["key"].astype(str)) if kind == SESSION}
+    return {sid for sid in ids - notified if sid in histories and not _explained_otherwise(histories[sid], read_at_ms)}
+
+
+def evicted_ids(evidence: Evidence, histories: Mapping[int, Sequence[Op]] | None = None
+                ) -> tuple[set[int], set[int]]:
+    """(checked sessions the notifications name, those only the AOF's deletions show)."""
+    histories = histories if histories is not None else histories_from_frame(evidence.history)
+    notified = evicted_sessions(evidence.extra.get("evicted")) & set(histories)
+    return notified, aof_evictions(histories, evidence.extra.get("aof_deletes"), notified, evidence.times.read_ns / 1e6)
 
 
 def gone_reads(ops: Sequence[Op]) -> int:
@@ -135,6 +164,7 @@ class Eviction(Columns):
     evictions_notified: int = 0
     evictions_counted: int = 0  # the server's INFO evicted_keys, over its lives
     evictions_unseen: int = 0
+    evictions_from_aof: int = 0  # after a crash: evicted sessions only the AOF's deletions show
     memory_full_at_s: float = NAN  # from the load's start to the first eviction or -OOM
     used_memory_bytes: int = 0  # INFO used_memory at the load's end
     used_memory_peak_bytes: int = 0
@@ -158,7 +188,8 @@ def eviction_columns(evidence: Evidence) -> Eviction:
     facts: Mapping = evidence.extra.get("pressure", {})
     histories = histories_from_frame(history)
     by_class = _counts_by_class(evicted, histories)
-    evicted_ids = evicted_sessions(evicted) & set(histories)
+    notified, from_aof = evicted_ids(evidence, histories)
+    all_evicted = notified | from_aof
     gone = {key for key, ops in histories.items() if gone_reads(ops)}
     present = evidence.survivors.loc[evidence.survivors["present"].astype(bool), "key"]
     counted, unseen = _unseen(evicted, facts.get("info_evicted_keys", {}))
@@ -167,14 +198,14 @@ def eviction_columns(evidence: Evidence) -> Eviction:
     return Eviction(
         maxmemory_policy=str(facts.get("maxmemory_policy", "")), other_data=str(facts.get("other_data", "")),
         maxmemory_bytes=int(facts.get("maxmemory_bytes", 0)), sessions_logged_in=logged_in(history),
-        sessions_evicted=len(evicted_ids),
-        reads_session_gone=len(gone), reads_gone_unexplained=len(gone - evicted_ids),
+        sessions_evicted=len(all_evicted),
+        reads_session_gone=len(gone), reads_gone_unexplained=len(gone - all_evicted),
         logins_refused_oom=refused_logins(history), other_evicted=by_class[OTHER],
         other_writes=int(facts.get("other_writes", 0)), other_refused_oom=int(facts.get("other_refused_oom", 0)),
         other_ops_s=round(facts.get("other_writes", 0) / run_s, 1) if run_s > 0 else NAN,
-        after_sessions_evicted=by_class[AFTER], evicted_returned=len(evicted_ids & set(present.tolist())),
+        after_sessions_evicted=by_class[AFTER], evicted_returned=len(all_evicted & set(present.tolist())),
         evictions_notified=0 if evicted is None else len(evicted), evictions_counted=counted,
-        evictions_unseen=unseen,
+        evictions_unseen=unseen, evictions_from_aof=len(from_aof),
         memory_full_at_s=round((first - evidence.times.load_start_ns) / 1e9, 3) if first else NAN,
         used_memory_bytes=int(facts.get("used_memory_bytes", 0)),
         used_memory_peak_bytes=int(facts.get("used_memory_peak_bytes", 0)))
@@ -190,7 +221,8 @@ class EvictionChecker(Checker):
 
 def without_evicted(evidence: Evidence) -> tuple[Evidence, list[int]]:
     """The evidence with the evicted sessions taken out (history and survivors), and their ids."""
-    evicted = sorted(evicted_sessions(evidence.extra.get("evicted")))
+    notified, from_aof = evicted_ids(evidence)
+    evicted = sorted(notified | from_aof)
     if not evicted:
         return evidence, []
     history = evidence.history[~evidence.history["key"].isin(evicted)]

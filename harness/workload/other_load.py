@@ -124,6 +124,9 @@ class OtherLoad:
         began, number, batches = time.monotonic(), 0, 0
         try:
             while not self._stopping:
+                if conn.closed:  # broke while this load waited for its next batch: nothing of it was sent
+                    counts.ended_by = "ConnectionLost: the connection closed between batches"
+                    return
                 waiters = [conn.send(data.command(number + i, value)) for i in range(data.batch)]
                 number += data.batch
                 try:
