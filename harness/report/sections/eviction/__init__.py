@@ -77,7 +77,8 @@ def _trial_table(trials) -> Table:
         columns.append(Column(fmt.words(name), formatted(name, fmt.plain), numeric=False))
     for name in ("sessions_logged_in", "sessions_evicted", "reads_session_gone", "reads_gone_unexplained",
                  "logins_refused_oom", "other_evicted", "other_writes", "other_refused_oom", "evictions_notified",
-                 "evictions_counted", "evictions_unseen", "evicted_returned", "lost_sessions", "contradictions"):
+                 "evictions_counted", "evictions_unseen", "evictions_from_aof", "evicted_returned", "lost_sessions",
+                 "contradictions"):
         columns.append(Column(fmt.words(name), formatted(name, fmt.count)))
     columns += [Column("Memory full at (s)", formatted("memory_full_at_s", fmt.seconds)),
                 Column("Throughput (ops/s)", formatted("throughput_ops_s", fmt.rate)),
