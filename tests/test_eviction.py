@@ -5,9 +5,10 @@ and evicts nothing; `volatile-lru` beside other data without TTLs has only the s
 `volatile-ttl` beside other data whose every key expires long before any session evicts the
 nearest expiries it samples, so (with a pool of 16 candidates refilled from 5 samples per
 eviction) a session is only chosen if a whole pool held no other key: never here. And with a
-crash: evictions reach the AOF as deletes, so an evicted session does not come back (under
-`appendfsync always`, where the write precedes every reply; under everysec a write postponed
-behind a slow fsync can follow the notification, and a kill -9 then loses it).
+crash: evictions reach the AOF as deletes, so an evicted session does not come back, and the
+AOF names the evictions whose notification the kill cut off. Run under `appendfsync always`, whose
+write precedes every reply by design (everysec may postpone a write behind a slow background
+fsync while replies go out: on a loaded disk a kill -9 could then lose acknowledged writes).
 """
 
 from __future__ import annotations
