@@ -1,16 +1,22 @@
-# crash-matrix: `make crash-matrix` runs the matrix, `make test` tests the harness.
-# Both create the Python environment (.venv) on first use.
+# crash-matrix: `make crash-matrix` runs the default run (the crash matrix and the scenarios of
+# sessions lost without a crash), `make test` tests the harness. Both create the Python
+# environment (.venv) on first use.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-# Matrix settings (see `python -m harness run --help` for all options)
+# Run settings (see `python -m harness run --help` for all options). TRIALS and DURATION left
+# empty keep each scenario's own default (crash matrix: 3 trials of 4 s).
+SCENARIOS ?=
 CONFIGS  ?=
 FAULTS   ?=
-TRIALS   ?= 3
-DURATION ?= 4
+TRIALS   ?=
+DURATION ?=
+POLICIES ?=
+MAXMEMORY ?=
+DOWNTIME ?=
 BACKEND  ?= auto
 IMAGE    ?= redis:7.4
 SERVERS  ?=
@@ -30,14 +36,26 @@ ifneq ($(strip $(PULL)),)
 export CRASH_MATRIX_PULL := $(PULL)
 endif
 
-.PHONY: crash-matrix cluster-demo test bench bench-powerfs recovery-curve report configs cleanup venv clean help
+.PHONY: crash-matrix eviction expiry pitfalls cluster-demo test bench bench-powerfs recovery-curve \
+	report configs cleanup venv clean help
+
+# What every `python -m harness run` target passes on.
+RUN_ARGS = --backend $(BACKEND) $(if $(strip $(SERVERS)),--servers "$(SERVERS)",--image $(IMAGE)) \
+	$(if $(strip $(TRIALS)),--trials $(TRIALS)) $(if $(strip $(DURATION)),--duration $(DURATION)) \
+	$(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(if $(strip $(FAULTS)),--faults "$(FAULTS)") \
+	$(if $(strip $(POLICIES)),--policies "$(POLICIES)") $(if $(strip $(MAXMEMORY)),--maxmemory $(MAXMEMORY)) \
+	$(if $(strip $(DOWNTIME)),--downtime $(DOWNTIME)) $(if $(strip $(EXPECT)),--expect "$(EXPECT)") \
+	$(if $(strip $(CLUSTER)),--cluster $(CLUSTER)) $(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
 
 help:
-	@echo "make crash-matrix   run the crash matrix (CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
+	@echo "make crash-matrix   the default run: crash matrix, eviction, expiry, pitfalls (SCENARIOS='crash-matrix eviction' CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
 	@echo "                    SERVERS='local' or 'redis:7.4,valkey/valkey:8' compares servers; EXPECT=expectations/claims.toml"
 	@echo "                    checks claims (exit status 4 if one fails); RESUME=results/<run> continues a run"
 	@echo "make crash-matrix CLUSTER=tcp://HOST:8786   the same, its trials on a Dask cluster's workers"
 	@echo "make cluster-demo   a Dask scheduler and WORKERS=2 workers on 127.0.0.1, a small matrix through them"
+	@echo "make eviction       sessions evicted per maxmemory-policy beside other data (POLICIES='allkeys-lru volatile-lru' MAXMEMORY=16mb)"
+	@echo "make expiry         session TTLs across a downtime, per persistence config (CONFIGS=... DOWNTIME=1.5)"
+	@echo "make pitfalls       appendonly edited in vs the safe path, and a restart without the data volume"
 	@echo "make test           run the tests"
 	@echo "make bench          driver vs redis-benchmark ceiling, recording cost (CONFIGS=..., BACKEND=...)"
 	@echo "make bench-powerfs  redis-benchmark through the power-loss filesystem vs a plain directory"
@@ -45,6 +63,7 @@ help:
 	@echo "make report         rebuild the report of RUN (default results/latest)"
 	@echo "make configs        list the configs and check them against the server"
 	@echo "make cleanup        remove crash-matrix containers left on the Docker engine"
+	@echo "PULL=never          never ask a registry for an absent image (build it offline at once)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,18 +77,24 @@ crash-matrix: $(STAMP)
 ifneq ($(strip $(RESUME)),)
 	$(PY) -m harness run --resume "$(RESUME)" $(if $(strip $(EXPECT)),--expect "$(EXPECT)") $(ARGS)
 else
-	$(PY) -m harness run --trials $(TRIALS) --duration $(DURATION) --backend $(BACKEND) \
-		$(if $(strip $(SERVERS)),--servers "$(SERVERS)",--image $(IMAGE)) \
-		$(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(if $(strip $(FAULTS)),--faults "$(FAULTS)") \
-		$(if $(strip $(EXPECT)),--expect "$(EXPECT)") $(if $(filter 1 yes true,$(QUICK)),--quick) \
-		$(if $(strip $(CLUSTER)),--cluster $(CLUSTER)) $(ARGS)
+	$(PY) -m harness run $(if $(strip $(SCENARIOS)),--scenarios "$(SCENARIOS)") $(RUN_ARGS)
 endif
+
+eviction: $(STAMP)
+	$(PY) -m harness run --scenarios eviction $(RUN_ARGS)
+
+expiry: $(STAMP)
+	$(PY) -m harness run --scenarios expiry $(RUN_ARGS)
+
+pitfalls: $(STAMP)
+	$(PY) -m harness run --scenarios pitfalls $(RUN_ARGS)
 
 # A small matrix (3 configs x kill9 x TRIALS) through a scheduler and WORKERS workers started on
 # 127.0.0.1 for it, and stopped after it; CONFIGS, FAULTS, TRIALS, DURATION, BACKEND, ARGS as above.
 cluster-demo: $(STAMP)
-	$(PY) -m harness cluster-demo --workers $(WORKERS) -- --trials $(TRIALS) --duration $(DURATION) \
-		--backend $(BACKEND) --image $(IMAGE) --configs "$(or $(strip $(CONFIGS)),none aof-everysec aof-always)" \
+	$(PY) -m harness cluster-demo --workers $(WORKERS) -- --scenarios crash-matrix --trials $(or $(strip $(TRIALS)),1) \
+		--duration $(or $(strip $(DURATION)),3) --backend $(BACKEND) --image $(IMAGE) \
+		--configs "$(or $(strip $(CONFIGS)),none aof-everysec aof-always)" \
 		--faults "$(or $(strip $(FAULTS)),kill9)" $(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
 
 test: $(STAMP)

@@ -16,12 +16,14 @@ import click
 from harness import __version__
 from harness.cli_run import EXIT_STATUS_HELP, Interrupts, exit_for, fail, report_and_summary, run_plan_from_cli
 from harness.errors import HarnessError
-from harness.spec import ServerChoice, Timeline
-from harness.workload.session import Mix, WorkloadParams
-from scenarios.crash_matrix import MatrixOptions
+from harness.run_options import QUICK_DURATION_S as _QUICK
+from harness.run_options import RunValues, scenario_names, scenario_options
+from harness.run_options import plans as build_plans
+from harness.runner.local import combine
+from harness.spec import Timeline
+from harness.workload.session import WorkloadParams
 
-QUICK_DURATION_S = 3.0
-QUICK_AFTER_S = 0.5
+QUICK_DURATION_S = _QUICK["crash-matrix"]
 
 
 def _names(values: tuple[str, ...]) -> list[str] | None:
@@ -45,23 +47,26 @@ def main() -> None:
 @main.command(epilog=EXIT_STATUS_HELP)
 @click.option("--configs", "config_names", multiple=True, metavar="NAMES",
               help="Configs to run (file names in --configs-dir without .conf), space or comma separated; `all`: "
-                   "every file. Default: every file not marked opt-in.")
+                   "every file. Default: every file not marked opt-in. (The crash matrix and expiry run on these.)")
 @click.option("--configs-dir", type=click.Path(path_type=Path), default=Path("configs"), show_default=True,
               help="Folder of redis.conf fragments, one per config.")
 @click.option("--faults", "fault_names", multiple=True, metavar="NAMES",
-              help="Faults to inject: kill9, power-loss, torn-power-loss. Default: kill9 and power-loss "
-                   "(kill9 only where FUSE is missing, said in the output).")
+              help="Crash matrix: faults to inject: kill9, power-loss, torn-power-loss (and the pitfalls' "
+                   "appendonly-edit, appendonly-safe, lost-volume). Default: kill9 and power-loss (kill9 only "
+                   "where FUSE is missing, said in the output).")
 @click.option("--fs-metadata", type=click.Choice(["lenient", "strict"]), default="lenient", show_default=True,
               help="Power-loss filesystem: lenient makes names durable at once; strict only once their "
                    "directory is fsynced.")
 @click.option("--fs-writeback", default="kernel", show_default=True, metavar="SECONDS|off|kernel",
               help="Power-loss filesystem: unsynced data older than this becomes durable, as the kernel's "
                    "flusher does (kernel: this machine's vm.dirty_expire_centisecs).")
-@click.option("--trials", type=click.IntRange(1), default=3, show_default=True,
-              help="Trials per server, config and fault.")
-@click.option("--duration", type=click.FloatRange(0.5), default=Timeline.duration_s, show_default=True,
-              help="Seconds of session load per trial; the fault lands at a random moment in its second half.")
-@click.option("--quick", is_flag=True, help=f"Smoke run: 1 trial, {QUICK_DURATION_S:g} s of load.")
+@click.option("--trials", type=click.IntRange(1), default=None,
+              help="Trials per server, config and fault. Default: 3 for the crash matrix, 1 for the other scenarios.")
+@click.option("--duration", type=click.FloatRange(0.5), default=None,
+              help=f"Seconds of session load per trial; the fault lands at a random moment in its second half. "
+                   f"Default: {Timeline.duration_s:g} for the crash matrix, 2.5 eviction, 2 expiry, 1.5 pitfalls.")
+@click.option("--quick", is_flag=True, help=f"Smoke run: 1 trial, {QUICK_DURATION_S:g} s of load (less for the "
+                                            "other scenarios).")
 @click.option("--backend", type=click.Choice(["auto", "docker", "process"]), default="auto", show_default=True,
               help="docker: one container per trial; process: local server processes; auto: docker if an engine "
                    "answers.")
@@ -98,43 +103,51 @@ def main() -> None:
               show_default=True, help="Distinct users (each login makes a new session id; --keyspace is the old name).")
 @click.option("--rate", "rate_ops_s", type=click.FloatRange(0), default=0.0, show_default=True,
               help="Offered load in ops/s over all clients (each client sends on a fixed schedule; latency is "
-                   "counted from when a request was due). 0: as fast as the server answers.")
+                   "counted from when a request was due). 0: as fast as the server answers. Eviction, expiry and "
+                   "pitfalls default to 5,000, 10,000 and 10,000.")
 @click.option("--ceiling-requests", type=click.IntRange(0), default=Timeline.ceiling_requests, show_default=True,
               help="redis-benchmark requests per trial for the server's ceiling at the driver's shape (0: skip; "
-                   "the saturation run uses more).")
+                   "the saturation run uses more; the crash matrix only, unless given).")
 @click.option("--baseline", "baseline_sessions", type=click.IntRange(0), default=WorkloadParams.baseline_sessions,
-              show_default=True, help="Sessions logged in (and persisted) before the load.")
+              show_default=True, help="Sessions logged in (and persisted) before the load (2,000 outside the crash "
+                                      "matrix, unless given).")
 @click.option("--ttl", "ttl_s", type=click.IntRange(1), default=WorkloadParams.ttl_s, show_default=True,
-              help="Session TTL in seconds, set by login and refresh.")
+              help="Session TTL in seconds, set by login and refresh (expiry: --expiry-ttl).")
 @click.option("--mix", default="login=25,read=55,refresh=15,logout=5", show_default=True,
               help="Operation weights.")
 @click.option("--value-bytes", type=click.IntRange(50), default=WorkloadParams.value_bytes, show_default=True,
               help="Size of a session's JSON value.")
+@scenario_options
 @click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
 @click.option("--cluster", default=None, metavar="tcp://HOST:8786",
               help="Run the trials on this Dask scheduler's workers (one trial per worker at a time, each next to its "
                    "own server; start workers with `dask worker ADDRESS --nthreads 1 --resources trial=1`). "
                    "Default: here, one after another.")
+@scenario_options
 @click.pass_context
 def run(ctx: click.Context, **given) -> None:
-    """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
-    import scenarios.crash_matrix as crash_matrix  # noqa: PLC0415 - keep `--help` fast
+    """Run the crash matrix and the other scenarios (eviction, expiry, restart pitfalls) and write
+    results/<run id>/ with trials.csv and the report."""
+    import scenarios  # noqa: PLC0415 - keep `--help` fast
 
     try:
         expectations = _read_expectations(given["expect_file"])
         if given["resume_dir"] is not None:
             _refuse_with_resume(ctx)
             return _resume(given["resume_dir"], given["expect_file"], given["plain"])
-        options = _matrix_options(ctx, given)
-        plan = crash_matrix.plan(options)
+        chosen = RunValues(given, {name for name in given if _given(ctx, name)})
+        names = scenario_names(given["scenario_names"])
+        plans = build_plans(chosen, names)
+        plan = combine(plans)
     except HarnessError as exc:
         return fail(str(exc))
-    run_dir = _new_run(options.results_root, given["expect_file"])
-    servers = len(options.server_list)
-    what = (f"{servers} server(s) x " if servers > 1 else "") + \
-        (f"{len(plan.configs)} config(s) x {len(plan.environment['faults'])} fault(s) x {options.trials} trial(s), "
-         f"{options.timeline.duration_s:g} s of load each, seed {options.seed}")
-    run_plan_from_cli(crash_matrix, plan, run_dir, given["plain"], what,
+    run_dir = _new_run(given["results_root"], given["expect_file"])
+    counts = ", ".join(f"{name} {len(p.specs)}" for name, p in plans.items())
+    servers = len({spec.server for spec in plan.specs})
+    what = (f"{servers} server(s), " if servers > 1 else "") + f"{len(plan.specs)} trial(s) ({counts}), seed {chosen.seed}"
+    # One scenario runs through its module; several through each spec's own (harness.runner.local).
+    scenario = scenarios.get(names[0]) if len(plans) == 1 else None
+    run_plan_from_cli(scenario, plan, run_dir, given["plain"], what,
                       notes=_unmatched(expectations, plan.specs), cluster=given["cluster"])
 
 
@@ -142,32 +155,6 @@ def _read_expectations(path: Path | None):
     from harness.expectations.run import read  # noqa: PLC0415
 
     return read(path) if path is not None else None
-
-
-def _matrix_options(ctx: click.Context, g: dict) -> MatrixOptions:
-    """The options of `run` as the scenario takes them; a clash between them is a HarnessError."""
-    from harness.server.choices import parse_servers  # noqa: PLC0415
-
-    servers: tuple[ServerChoice, ...] = ()
-    if g["server_entries"]:
-        for clash in ("image", "server_bin"):
-            if _given(ctx, clash):
-                raise HarnessError(f"--servers lists the servers; drop --{clash.replace('_', '-')}")
-        servers = tuple(parse_servers(g["server_entries"], g["backend"]))
-    quick = g["quick"]
-    workload = WorkloadParams(concurrency=g["concurrency"], connections=g["connections"], users=g["users"],
-                              rate_ops_s=g["rate_ops_s"], baseline_sessions=g["baseline_sessions"],
-                              ttl_s=g["ttl_s"], value_bytes=g["value_bytes"], mix=Mix.parse(g["mix"]))
-    timeline = Timeline(duration_s=QUICK_DURATION_S if quick else g["duration"],
-                        after_s=QUICK_AFTER_S if quick else Timeline.after_s, ceiling_requests=g["ceiling_requests"])
-    return MatrixOptions(
-        configs_dir=g["configs_dir"], config_names=_names(g["config_names"]), fault_names=_names(g["fault_names"]),
-        fault_settings={"fs_metadata": g["fs_metadata"], "fs_writeback": g["fs_writeback"]},
-        trials=1 if quick else g["trials"], timeline=timeline,
-        server=ServerChoice.of(g["backend"], g["image"], g["server_bin"]), servers=servers,
-        results_root=g["results_root"], keep_data=g["keep_data"], port=g["port"], workload=workload,
-        **({"seed": g["seed"]} if g["seed"] is not None else {}),
-    )
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -202,25 +189,6 @@ def _new_run(results_root: Path, expect_file: Path | None):
     return run_dir
 
 
-def _resume(path: Path, expect_file: Path | None, plain: bool) -> None:
-    import scenarios  # noqa: PLC0415
-    import scenarios.crash_matrix as crash_matrix  # noqa: PLC0415
-
-    from harness import schema  # noqa: PLC0415
-    from harness.expectations.run import keep  # noqa: PLC0415
-    from harness.results import RunDir  # noqa: PLC0415
-    from harness.runner.resume import load_plan  # noqa: PLC0415
-
-    run_dir = RunDir.open_or_create(path, columns=schema.columns)
-    name, plan = load_plan(run_dir)
-    scenario = scenarios.get(name)
-    if name != crash_matrix.NAME:  # the recovery curve keeps its own table and is rerun, not resumed
-        raise HarnessError(f"{path} is a {name} run: --resume continues crash-matrix runs")
-    if expect_file is not None:
-        keep(run_dir.path, expect_file)
-    run_plan_from_cli(scenario, plan, run_dir, plain, f"resuming {len(plan.specs)} planned trial(s)", resume=True)
-
-
 def _unmatched(expectations, specs) -> list[str]:
     """Say before the run which expectations no planned trial can satisfy (a typo in a selector, or
     a claim about a config this run does not measure): they will read 'not measured'."""
@@ -237,6 +205,24 @@ def _unmatched(expectations, specs) -> list[str]:
 
 def _value(spec, key: str) -> str:
     return {"config": spec.config.name, "fault": spec.fault.name, "scenario": spec.scenario}[key]
+
+
+def _resume(path: Path, expect_file: Path | None, plain: bool) -> None:
+    import scenarios  # noqa: PLC0415
+
+    from harness import schema  # noqa: PLC0415
+    from harness.expectations.run import keep  # noqa: PLC0415
+    from harness.results import RunDir  # noqa: PLC0415
+    from harness.runner.resume import load_plan  # noqa: PLC0415
+
+    run_dir = RunDir.open_or_create(path, columns=schema.columns)
+    name, plan = load_plan(run_dir)
+    if name == "recovery-curve":  # it keeps its own table and is rerun, not resumed
+        raise HarnessError(f"{path} is a {name} run: --resume continues runs of `python -m harness run`")
+    scenario = scenarios.get(name) if name else None  # "": a run of several scenarios
+    if expect_file is not None:
+        keep(run_dir.path, expect_file)
+    run_plan_from_cli(scenario, plan, run_dir, plain, f"resuming {len(plan.specs)} planned trial(s)", resume=True)
 
 
 @main.command()

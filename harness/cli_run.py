@@ -127,14 +127,17 @@ def exit_for(outcomes) -> None:
              EXIT_EXPECTATION_FAILED)
 
 
-def _summary(run_dir: Path):
+def _summary(trials):
+    """The crash matrix's console summary (None: the run has no crash-matrix trials)."""
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     from harness.report import summary_table  # noqa: PLC0415
-    from harness.report.rundata import read_trials  # noqa: PLC0415
 
-    summary = summary_table(read_trials(run_dir))
+    trials = trials[trials["scenario"] == "crash-matrix"]
+    if trials.empty:
+        return None
+    summary = summary_table(trials)
     servers = summary["server"].nunique() > 1
     table = Table(title="crash matrix: medians over trials (min-max)", title_justify="left", box=box.SIMPLE_HEAD)
     names = ("server",) * servers + ("config", "fault", "trials", "lost sessions", "lost writes", "resurrected",
@@ -151,6 +154,26 @@ def _summary(run_dir: Path):
     return table
 
 
+def _scenario_tables(trials, console) -> None:
+    """The other scenarios' console summaries (their report modules' `console_table`), before the crash matrix's."""
+    from rich import box  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from harness.report.sections import module_of  # noqa: PLC0415
+
+    for scenario in dict.fromkeys(trials["scenario"]):
+        module = module_of(str(scenario))
+        if scenario == "crash-matrix" or not hasattr(module, "console_table"):
+            continue
+        title, headers, rows = module.console_table(trials[trials["scenario"] == scenario])
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        for index, header in enumerate(headers):
+            table.add_column(header, justify="left" if index == 0 else "right", no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+
+
 def report_and_summary(run_dir: Path):
     """Build the report, print the summary table and the expectations; returns their outcomes (None: none)."""
     from rich.console import Console  # noqa: PLC0415
@@ -163,8 +186,12 @@ def report_and_summary(run_dir: Path):
     paths = build_report(run_dir)
     # Never squeeze the numbers: a log file has no width, and a narrow terminal may wrap lines.
     console = Console(width=max(Console().width, 130) if sys.stdout.isatty() else 160)
-    console.print(_summary(run_dir))
-    outcomes = judge_run(run_dir, read_trials(run_dir))
+    trials = read_trials(run_dir)
+    _scenario_tables(trials, console)
+    summary = _summary(trials)
+    if summary is not None:
+        console.print(summary)
+    outcomes = judge_run(run_dir, trials)
     for outcome in outcomes or []:
         console.print(console_line(outcome), markup=False, highlight=False)
     extra = ", junit.xml" if outcomes is not None else ""

@@ -134,6 +134,9 @@ class Restart(Columns):
     restart_failed: bool = False
     restart_error: str = ""  # the server's own words when it refused what survived
     aof_truncated: str = ""  # '<file> at offset <n>' when it cut a torn AOF tail to start
+    loaded_from: str = ""  # what the restart loaded, by its log: aof, rdb, or nothing (it started empty)
+    keys_loaded: int = -1  # keys its RDB load kept (a dump, or an AOF's RDB base), by its log; -1: not said
+    keys_expired_on_load: int = -1  # keys that RDB load found already expired and skipped
 
 
 @dataclass(frozen=True)

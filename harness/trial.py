@@ -5,6 +5,7 @@
         trial.measure_ceiling()                   # redis-benchmark, then FLUSHALL
         trial.baseline()                          # sessions logged in and persisted
         trial.load_and_fault()                    # the load, the fault at a random moment
+                                                  # (or trial.load_without_fault(): fault "none")
         trial.restart()                           # on what survived
         trial.read_back()                         # every session the history touched
     records = trial.judge()                       # checkers -> one TrialRecord; files in the shard
@@ -32,9 +33,10 @@ from harness.configs import write_config
 from harness.errors import HarnessError, ServerExited
 from harness.record import Identity, Restart, Setup, Times, TrialRecord
 from harness.runner.context import TrialEnv
+from harness.runner.evidence import write_evidence
 from harness.runner.shard import CEILING, HISTORY, HOST, RECORDS, SURVIVORS, Shard
 from harness.server.base import ServerIdentity, identify
-from harness.server.logs import exit_reason, last_start, truncated_aof
+from harness.server.logs import exit_reason, last_start, loaded_from, rdb_load_counts, truncated_aof
 from harness.server.persistence import persist_baseline
 from harness.spec import TrialSpec
 from harness.topology import ServerFactory
@@ -49,12 +51,22 @@ def store_down(keys) -> pd.DataFrame:
                          "expire_at_ms": -1, "read_at_ms": float(time.time_ns() // 1_000_000)})
 
 
+class _Unbroken(faults.FaultSession):
+    """Fault "none": nothing breaks (a scenario whose subject is not a crash: eviction)."""
+
+    def __init__(self, data_dir) -> None:
+        self.server_dir = data_dir
+
+    def inject(self, topology, took_effect) -> None:
+        raise HarnessError("fault 'none' is never injected: use CrashTrial.load_without_fault")
+
+
 class CrashTrial:
     def __init__(self, spec: TrialSpec, env: TrialEnv, shard: Shard) -> None:
         self.spec = spec
         self.env = env
         self.shard = shard
-        self.fault = faults.build(spec.fault)
+        self.fault = None if spec.fault.name == faults.NO_FAULT else faults.build(spec.fault)
         self.rng = random.Random(spec.seed)
         self.recorder = HistoryRecorder()
         self.backend, self.build = env.pool.get(spec.server)
@@ -65,6 +77,7 @@ class CrashTrial:
         self.restart_columns = Restart()
         self.survivors: pd.DataFrame | None = None
         self.stamps: dict[str, int] = {}
+        self.evidence: dict[str, object] = {}  # a scenario's extra evidence for its checkers (Evidence.extra)
         self._stack = ExitStack()
 
     # -- parts ------------------------------------------------------------------------------
@@ -74,7 +87,8 @@ class CrashTrial:
             # Unwound in reverse: the server goes first, then the fault's set-up, then the data.
             if not spec.keep_data:
                 stack.callback(shutil.rmtree, self.shard.data_dir, ignore_errors=True)
-            self.broken = stack.enter_context(self.fault.session(self.shard.data_dir, spec.seed))
+            self.broken = stack.enter_context(self.fault.session(self.shard.data_dir, spec.seed) if self.fault
+                                              else _Unbroken(self.shard.data_dir))
             config = write_config(spec.config, self.shard.configs_dir)
             factory = ServerFactory(self.backend, self.build, config.path, self.shard.logs_dir)
             kind = topology.get(spec.topology.kind)
@@ -140,6 +154,18 @@ class CrashTrial:
         self.fault_facts = self.broken.inject(self.topology, self._fault_took_effect)
         self._fault_took_effect()
 
+    def load_without_fault(self, persisted: list[str] = ()) -> None:
+        """The session load for the whole duration, nothing broken: the fault instant is the load's
+        end (throughput counts up to it), and the server is never restarted."""
+        self.env.step(f"session load, {self.spec.timeline.duration_s:g} s, no fault"
+                      + (f" (baseline persisted by {' and '.join(persisted)})" if persisted else ""))
+        self.stamps["load_start_ns"] = start_ns = time.time_ns()
+        self.load.start()
+        time.sleep(max(0.0, start_ns / 1e9 + self.spec.timeline.duration_s - time.time()))
+        self.stamps["fault_ns"] = self.stamps["fault_effect_ns"] = time.time_ns()
+        self.load.stop()
+        self.stamps["restart_ns"] = self.stamps["ready_ns"] = time.time_ns()
+
     def _fault_took_effect(self) -> None:
         """Only now do users move to new sessions: the old server may have acknowledged writes
         until its process was gone, and those are checked like any other (acks_after_fault)."""
@@ -164,8 +190,11 @@ class CrashTrial:
         if error:
             error = exit_reason(restart_log) or error
         self.load.stop()
+        counts = rdb_load_counts(restart_log) or (-1, -1)
         self.restart_columns = Restart(recovery_s=round(recovery_s, 4), restart_failed=bool(error),
-                                       restart_error=error, aof_truncated=truncated_aof(restart_log))
+                                       restart_error=error, aof_truncated=truncated_aof(restart_log),
+                                       loaded_from="" if error else loaded_from(restart_log),
+                                       keys_loaded=counts[0], keys_expired_on_load=counts[1])
 
     def read_back(self) -> None:
         self.env.step("reading back every session")
@@ -194,7 +223,7 @@ class CrashTrial:
                         server=self.identity.label if self.identity else "", backend=self.backend.name,
                         image=getattr(self.build, "tag", ""), host=self.env.host.get("host", ""),
                         config=spec.config.name, config_description=spec.config.description,
-                        fault=self.fault.name, trial=spec.trial, seed=spec.seed)
+                        fault=spec.fault.name, trial=spec.trial, seed=spec.seed)
 
     def setup_columns(self) -> Setup:
         workload = self.spec.workload
@@ -204,7 +233,7 @@ class CrashTrial:
     def judge(self) -> list[TrialRecord]:
         """Run the spec's checkers on the evidence; write the shard's files; return the record."""
         times = self.times()
-        evidence = Evidence(self.history, self.survivors, times, self.ceiling.ops_s)
+        evidence = Evidence(self.history, self.survivors, times, self.ceiling.ops_s, extra=self.evidence)
         verdicts = checkers.run_checkers(self.spec.checkers, evidence)
         survivors = self.survivors
         for verdict in verdicts:
@@ -219,6 +248,7 @@ class CrashTrial:
         self.shard.write_frame(HISTORY, self.history)
         self.shard.write_frame(SURVIVORS, survivors)
         self.shard.write_json(CEILING, asdict(self.ceiling))
+        write_evidence(self.shard.evidence_dir, self.evidence)
         self.shard.write_json(RECORDS, [record.to_row()])
         server = {"label": self.identity.label, "name": self.identity.name, "version": self.identity.version,
                   **self.backend.describe(self.build)} if self.identity else None

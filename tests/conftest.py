@@ -88,6 +88,10 @@ def server_processes(marker: str) -> list[str]:
 
 
 def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m harness ARGS`. A `run` that names no --scenarios runs the crash matrix alone (the
+    command's default is every scenario of the default run; the tests of one scenario name it)."""
+    if args and args[0] == "run" and "--scenarios" not in args and "--resume" not in args:
+        args = (*args, "--scenarios", "crash-matrix")
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 

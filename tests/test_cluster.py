@@ -138,7 +138,7 @@ def _running_trial(client, timeout_s: float = 60) -> tuple[str, str]:
 
 
 def _start_run(cluster, results: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "harness", "run", "--cluster", cluster.address, "--plain",
+    return subprocess.Popen([sys.executable, "-m", "harness", "run", "--scenarios", "crash-matrix", "--cluster", cluster.address, "--plain",
                              "--backend", "process", "--faults", "kill9", "--ceiling-requests", "0", "--baseline",
                              "300", "--concurrency", "8", "--connections", "2", "--results", str(results), *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

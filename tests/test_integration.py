@@ -124,9 +124,9 @@ def test_interrupt_mid_trial_keeps_finished_trials_and_leaves_nothing(backend_ki
     from conftest import ROOT
 
     results = tmp_path / "results"
-    args = [sys.executable, "-m", "harness", "run", "--configs", "aof-everysec none", "--backend", backend_kind,
-            "--results", str(results), "--faults", "kill9", "--trials", "1", "--duration", "4", "--baseline", "200",
-            "--plain"]
+    args = [sys.executable, "-m", "harness", "run", "--scenarios", "crash-matrix", "--configs", "aof-everysec none",
+            "--backend", backend_kind, "--results", str(results), "--faults", "kill9", "--trials", "1", "--duration", "4",
+            "--baseline", "200", "--plain"]
     proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     seen = []
     deadline = time.monotonic() + 120

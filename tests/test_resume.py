@@ -13,7 +13,7 @@ import pandas as pd
 
 from conftest import ROOT, assert_nothing_left, run_cli
 
-OPTIONS = ["--configs", "aof-everysec none", "--faults", "kill9", "--trials", "2", "--duration", "1.5",
+OPTIONS = ["--scenarios", "crash-matrix", "--configs", "aof-everysec none", "--faults", "kill9", "--trials", "2", "--duration", "1.5",
            "--baseline", "200", "--users", "2000", "--concurrency", "8", "--connections", "2",
            "--ceiling-requests", "0", "--backend", "process", "--seed", "23", "--plain"]
 IDENTITY = ["trial_id", "seed", "config", "fault", "trial", "server"]

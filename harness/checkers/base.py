@@ -8,8 +8,9 @@ things happened) returning its own trials.csv columns: nothing else goes in, so
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -22,6 +23,10 @@ class Evidence:
     survivors: pd.DataFrame  # what was read back after the restart (key, present, value_hash, expire_at_ms)
     times: Times  # load start, fault, restart, readback
     ceiling_ops_s: float = NAN  # redis-benchmark's rate on the same server, before the load
+    # What a scenario measured besides the session history, by name: a frame (the keys the server
+    # evicted) or a dict of facts (INFO figures). Stored in the shard's evidence/ folder, so
+    # `python -m harness check` hands the checkers the same evidence again.
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from harness.record import Columns
 from harness.spec import FaultSpec
 
 __all__ = ["Fault", "FaultSession", "NoOptions", "register", "get", "names", "build", "select", "info",
-           "column_groups", "default_names", "order", "unregister"]
+           "column_groups", "default_names", "order", "unregister", "NO_FAULT"]
 
 DEFAULT_FAULTS = ["kill9", "power-loss"]
+NO_FAULT = "none"  # a trial in which nothing is broken (harness.trial.CrashTrial.load_without_fault)
 _REGISTRY = plugins.Registry(__name__, __path__, Fault, "name", "fault", order=lambda cls: (cls.order, cls.name))
 register, unregister, names, get = _REGISTRY.register, _REGISTRY.unregister, _REGISTRY.names, _REGISTRY.get
 
@@ -71,7 +72,18 @@ class _Unknown:
         return None
 
 
+class _NoFault(_Unknown):
+    def __init__(self) -> None:
+        super().__init__(NO_FAULT)
+        self.label = "no fault"
+        self.phrase = "no fault (the load ran to its end)"
+        self.description = "`none`: nothing is broken; the load runs for its whole duration."
+        self.order = 0
+
+
 def info(name: str) -> type[Fault] | _Unknown:
+    if str(name) == NO_FAULT:
+        return _NoFault()
     return _REGISTRY.all().get(str(name)) or _Unknown(str(name))
 
 

@@ -40,6 +40,12 @@ def spread(name: str, f: fmt.Formatter) -> Cell:
     return lambda row: fmt.spread(row.get(name), row.get(f"{name}_min"), row.get(f"{name}_max"), f)
 
 
+def spread_if_known(name: str, f: fmt.Formatter) -> Cell:
+    """A spread where the row has one (a summary row), else the value alone (a trial's row)."""
+    return lambda row: fmt.spread(row.get(name), row.get(f"{name}_min"), row.get(f"{name}_max"), f) \
+        if not fmt.is_missing(row.get(f"{name}_min")) else f(row.get(name))
+
+
 def free_text(cell: object) -> str:
     return fmt.text(cell) or fmt.DASH
 

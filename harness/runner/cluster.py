@@ -38,7 +38,7 @@ from harness.progress import RunUI
 from harness.results import RunDir
 from harness.runner.cluster_task import (TRIAL_RESOURCE, CheckResult, TaskResult, TrialProcesses, check_servers,
                                          drain, harness_version, run_trial)
-from harness.runner.local import Plan
+from harness.runner.local import Plan, scenario_of
 from harness.runner.merge import keep_logs, merge
 from harness.runner.shard import Shard
 
@@ -240,7 +240,8 @@ class ClusterRun:
         self._note_reruns(spec.trial_id)
         self.run.mark_latest()
         self.progress.finished += 1
-        self.ui.trial_done(f"{self.scenario.trial_line(rows[0])} [{result.host}, {result.seconds:.1f} s on the worker]")
+        module = self.scenario or scenario_of(spec)  # None: a run of several scenarios, each spec its own
+        self.ui.trial_done(f"{module.trial_line(rows[0])} [{result.host}, {result.seconds:.1f} s on the worker]")
 
     def _failed(self, spec, reason: str, result: TaskResult | None) -> None:
         if result is not None and result.shard:

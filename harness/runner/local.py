@@ -16,11 +16,18 @@ from harness.runner.checks import Skip, check_plan, without
 from harness.runner.context import TrialEnv
 from harness.runner.host import host_facts
 from harness.runner.merge import keep_logs, merge
-from harness.runner.plan import Plan
+from harness.runner.plan import Plan, combine  # noqa: F401 - the plan API, where scenarios find it
 from harness.runner.resume import finished_trials, save_plan
 from harness.runner.servers import ServerPool
 from harness.runner.shard import Shard
 from harness.spec import TrialSpec
+
+
+def scenario_of(spec: TrialSpec):
+    """The scenario module that runs `spec` (found by its name, as the worker finds it)."""
+    import scenarios  # noqa: PLC0415 - scenarios import the harness, not the other way round
+
+    return scenarios.get(spec.scenario)
 
 
 def run_trial(scenario, spec: TrialSpec, shard: Shard, env: TrialEnv) -> list[dict]:
@@ -30,9 +37,15 @@ def run_trial(scenario, spec: TrialSpec, shard: Shard, env: TrialEnv) -> list[di
 
 
 def check_configs(pool: ServerPool, plan: Plan, run: RunDir, echo) -> list[Skip]:
-    """Every config against every server it will run on, before any trial (harness.runner.checks);
-    returns the (server, config) pairs that will not run."""
-    return check_plan(pool, plan.specs, run.path / "configs", plan.configs, echo)
+    """Every config against every server it will run on, before any trial (harness.runner.checks),
+    then the scenarios' own checks on each server; returns the (server, config) pairs that will not run."""
+    skips = check_plan(pool, plan.specs, run.path / "configs", plan.configs, echo)
+    if plan.checks:
+        for choice in dict.fromkeys(spec.server for spec in plan.specs):
+            backend, build = pool.get(choice)
+            for check in plan.checks:
+                check(backend, build, echo)
+    return skips
 
 
 def start_environment(pool: ServerPool, plan: Plan, run: RunDir, echo, skips: list[Skip] = ()) -> dict:
@@ -72,26 +85,29 @@ def _run_specs(scenario, specs: list[TrialSpec], run: RunDir, env: TrialEnv, ui:
     for number, spec in enumerate(specs, 1):
         ui.trial(number, spec.trial_id)
         shard = Shard.create(run.shard_dir(spec.trial_id), spec.with_run(run.run_id))
+        module = scenario or scenario_of(spec)
         try:
-            run_trial(scenario, shard.spec(), shard, env)
+            run_trial(module, shard.spec(), shard, env)
         except BaseException:
             keep_logs(shard, run)  # a trial that failed is explained by its servers' logs
             raise
         rows = merge(shard, run)
         run.mark_latest()
-        ui.trial_done(scenario.trial_line(rows[0]))
+        ui.trial_done(module.trial_line(rows[0]))
     ui.end()
 
 
 def run_plan(scenario, plan: Plan, run: RunDir, ui: RunUI, resume: bool = False) -> None:
-    """Check every server and config, then run the plan's trials one by one into `run`. `resume`:
-    `run` already holds some of them (harness.runner.resume); only the others run."""
+    """Check every server and config, then run the plan's trials one by one into `run`; `scenario`
+    runs them all, or (None: a run of several scenarios) each spec's own. `resume`: `run` already
+    holds some of them (harness.runner.resume); only the others run."""
     if not plan.specs:
         raise HarnessError("nothing to run: the plan has no trials")
     if not resume:
-        save_plan(run, scenario.NAME, plan)
+        save_plan(run, scenario.NAME if scenario else "", plan)
     done = finished_trials(run) if resume else set()
-    todo = Plan([spec for spec in plan.specs if spec.trial_id not in done], plan.configs, plan.environment)
+    todo = Plan([spec for spec in plan.specs if spec.trial_id not in done], plan.configs, plan.environment,
+                checks=plan.checks)
     if resume:
         ui.echo(f"resuming {run.run_id}: {len(done)} finished trial(s) kept, {len(todo.specs)} of "
                 f"{len(plan.specs)} planned still to run")

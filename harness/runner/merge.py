@@ -20,6 +20,7 @@ PLACES = {
     files.SURVIVORS: "survivors/{trial_id}.parquet",
     "histogram.hdr": "histograms/{trial_id}.hdr",
     files.CEILING: "ceilings/{trial_id}.json",
+    files.EVIDENCE: "evidence/{trial_id}",  # a folder: the scenario's extra evidence (evicted keys...)
 }
 HOST_KEYS = ("host", "kernel", "os", "filesystem", "cpu_count", "cpu_model", "python", "disk_fsync")
 

@@ -17,6 +17,7 @@ from harness.ceiling import CeilingColumns
 from harness.checkers import Evidence
 from harness.errors import HarnessError
 from harness.record import Times, TrialRecord
+from harness.runner.evidence import read_evidence
 from harness.results import table_path
 from harness.spec import TrialSpec
 
@@ -45,7 +46,8 @@ def recheck_trial(run_dir: Path, record: TrialRecord) -> TrialRecord:
         raise HarnessError(f"{run_dir}: trial {trial_id} cannot be checked again: {exc}") from None
     survivors = survivors.drop(columns=[c for c in VERDICT_COLUMNS if c in survivors.columns])
     ceiling = record.get(CeilingColumns)
-    evidence = Evidence(history, survivors, _times(record, history), ceiling.ceiling_ops_s if ceiling else float("nan"))
+    evidence = Evidence(history, survivors, _times(record, history), ceiling.ceiling_ops_s if ceiling else float("nan"),
+                        extra=read_evidence(run_dir / "evidence" / trial_id))
     groups = list(record.groups)
     for verdict in checkers.run_checkers(_checker_names(run_dir, trial_id), evidence):
         kinds = [type(g) for g in groups]

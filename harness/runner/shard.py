@@ -9,6 +9,7 @@
     ceiling.json       redis-benchmark's per-command results
     logs/<server>.log  each server's log
     configs/<name>.conf the config it ran
+    evidence/          what the scenario measured besides the history (harness.runner.evidence)
     data/              the servers' data (kept only with keep_data)
 
 The local runner writes each trial's shard inside the run folder and merges it at once; a
@@ -34,6 +35,7 @@ HOST = "host.json"
 HISTORY = "history.parquet"
 SURVIVORS = "survivors.parquet"
 CEILING = "ceiling.json"
+EVIDENCE = "evidence"
 
 
 class Shard:
@@ -62,6 +64,10 @@ class Shard:
     @property
     def data_dir(self) -> Path:
         return self.path / "data"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.path / EVIDENCE
 
     def write_frame(self, name: str, frame: pd.DataFrame) -> None:
         frame.to_parquet(self.path / name, index=False)

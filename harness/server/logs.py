@@ -75,3 +75,28 @@ def server_load_seconds(log: str) -> float:
     """The server's own figure for the last load in `log` ("DB loaded from ...: X seconds")."""
     found = _LOADED.findall(log)
     return float(found[-1]) if found else float("nan")
+
+
+_LOADED_FROM = re.compile(r"DB loaded from (append only file|disk):")
+
+
+def loaded_from(log: str) -> str:
+    """What a start whose log is `log` loaded: "aof", "rdb", or "nothing" (it started empty: no file,
+    or, with appendonly on, an AOF created on the spot), "" if it never became ready."""
+    found = _LOADED_FROM.findall(log)
+    if found:
+        return "aof" if found[-1] == "append only file" else "rdb"
+    return "nothing" if "Ready to accept connections" in log else ""
+
+
+_RDB_COUNTS = re.compile(r"Done loading RDB, keys loaded: (\d+), keys expired: (\d+)")
+
+
+def rdb_load_counts(log: str) -> tuple[int, int] | None:
+    """(keys loaded, keys found already expired and skipped), summed over the RDB loads of `log`
+    (a dump.rdb, or an AOF's RDB base file), as the server logs them (Redis 7, Valkey); None when
+    it logged no RDB load."""
+    found = _RDB_COUNTS.findall(log)
+    if not found:
+        return None
+    return sum(int(a) for a, _ in found), sum(int(b) for _, b in found)

@@ -70,7 +70,9 @@ def read_survivors(client: redis.Redis, keys: Iterable[int]) -> tuple[pd.DataFra
         read_at_ms = time.time_ns() / 1e6
         for name, (value, expire_at) in zip(names, _read(client, names, exact)):
             key = _session_id(name, phantom_ids)
-            if key is not None and value is not None:  # gone between the scan and the read: absent
+            # Gone between the scan and the read, or expired between its GET and its PEXPIRETIME
+            # (-2: no such key): absent.
+            if key is not None and value is not None and expire_at != -2:
                 found[key] = (value_hash(value), int(expire_at) if expire_at >= 0 else NO_EXPIRY, read_at_ms)
     end_ms = time.time_ns() // 1_000_000
     every = sorted(set(int(k) for k in keys) | set(found))

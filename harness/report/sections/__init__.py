@@ -14,9 +14,10 @@ from harness.report.rundata import RunData
 from harness.report.sections.base import Builder, ScenarioReport
 from harness.report.sections.generic import build as build_generic
 
-__all__ = ["Builder", "ScenarioReport", "builder", "build_scenarios"]
+__all__ = ["Builder", "ScenarioReport", "builder", "build_scenarios", "module_of"]
 
 _BUILDERS: dict[str, Builder] = {}
+_MODULES: dict[str, object] = {}
 _LOADED = False
 
 
@@ -29,12 +30,20 @@ def _load() -> None:
         scenario = getattr(module, "SCENARIO", None)
         if scenario:
             _BUILDERS.setdefault(scenario, module.build)
+            _MODULES.setdefault(scenario, module)
 
 
 def builder(scenario: str) -> Builder:
     """The section builder of a scenario; the generic one (its trials table) for any other."""
     _load()
     return _BUILDERS.get(scenario, build_generic)
+
+
+def module_of(scenario: str):
+    """The report module of a scenario (None without one): its `build`, and what else it offers
+    (`console_table`, the summary the CLI prints)."""
+    _load()
+    return _MODULES.get(scenario)
 
 
 def build_scenarios(run: RunData, out_dir: Path) -> list[ScenarioReport]:
