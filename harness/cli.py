@@ -34,6 +34,13 @@ def _names(values: tuple[str, ...]) -> list[str] | None:
     return names or None
 
 
+def _fault_names(values: tuple[str, ...]) -> list[str] | None:
+    """--faults as _names, but a comma inside a fault's parameters stays with it (eio-write:mode=once,for_s=2)."""
+    from harness.faults import split_names  # noqa: PLC0415 - keep `--help` fast
+
+    return split_names(values) or None
+
+
 class _Interrupts:
     """First Ctrl-C (or SIGTERM) stops the run; later ones are ignored so cleanup can finish."""
 
@@ -136,7 +143,7 @@ def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trial
         timeline = Timeline(duration_s=QUICK_DURATION_S if quick else duration,
                             after_s=QUICK_AFTER_S if quick else Timeline.after_s, ceiling_requests=ceiling_requests)
         options = MatrixOptions(
-            configs_dir=configs_dir, config_names=_names(config_names), fault_names=_names(fault_names),
+            configs_dir=configs_dir, config_names=_names(config_names), fault_names=_fault_names(fault_names),
             fault_settings={"fs_metadata": fs_metadata, "fs_writeback": fs_writeback},
             trials=1 if quick else trials, timeline=timeline, server=ServerChoice.of(backend, image, server_bin),
             results_root=results_root, keep_data=keep_data, port=port, workload=workload,

@@ -56,8 +56,9 @@ class ConfigSpec:
 
 @dataclass(frozen=True)
 class FaultSpec:
-    name: str
+    name: str  # a registered fault, or a sequence of them ("slow-fsync+kill9")
     options: Options = field(default_factory=dict)
+    key: str = ""  # the name in results, with the parameters the user set ("eio-write:mode=once"); "": name
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class TrialSpec:
     fault: FaultSpec = field(default_factory=lambda: FaultSpec("kill9"))
     workload: WorkloadParams = field(default_factory=WorkloadParams)
     timeline: Timeline = field(default_factory=Timeline)
-    checkers: tuple[str, ...] = ("durability", "speed")
+    checkers: tuple[str, ...] = ("durability", "speed", "reaction", "bound")
     scenario_options: Options = field(default_factory=dict)
     run_id: str = ""
     keep_data: bool = False

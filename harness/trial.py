@@ -5,13 +5,20 @@
         trial.measure_ceiling()                   # redis-benchmark, then FLUSHALL
         trial.baseline()                          # sessions logged in and persisted
         trial.load_and_fault()                    # the load, the fault at a random moment
-        trial.restart()                           # on what survived
+        trial.restart()                           # on what survived (if the fault stopped the server)
         trial.read_back()                         # every session the history touched
     records = trial.judge()                       # checkers -> one TrialRecord; files in the shard
 
-Leaving the block removes the servers first, then the fault's set-up (a filesystem mount),
-then the data directory, on every path. `judge` runs afterwards: the checkers are pure and
-need nothing that was running.
+A fault that stops the server (kill -9, a power cut) does so at once. A disk fault leaves it
+running: the load goes on for the fault's time (its `watch_s`, at least to the end of the load),
+watched for the server exiting on its own; then the fault is lifted, and the server restarted
+only if it is down. Whatever stops the server switches the load to new sessions at that moment,
+so the sessions under check are those a crash could have touched. The server's own account
+(INFO around the fault, its log) is kept for the checkers (harness/watch.py).
+
+Leaving the block lifts a fault still acting (a stalled fsync would hold the server's kill),
+removes the servers, then the fault's set-up (a filesystem mount), then the data directory, on
+every path. `judge` runs afterwards: the checkers are pure and need nothing that was running.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from dataclasses import asdict
 import pandas as pd
 
 from harness import checkers, faults, topology
+from harness.faults.sequence import as_tuple
 from harness.ceiling import Ceiling, measure_ceiling
 from harness.checkers import Evidence
 from harness.checkers.durability import checked_keys
@@ -32,12 +40,13 @@ from harness.configs import write_config
 from harness.errors import HarnessError, ServerExited
 from harness.record import Identity, Restart, Setup, Times, TrialRecord
 from harness.runner.context import TrialEnv
-from harness.runner.shard import CEILING, HISTORY, HOST, RECORDS, SURVIVORS, Shard
+from harness.runner.shard import CEILING, HISTORY, HOST, RECORDS, SERVER, SURVIVORS, Shard
 from harness.server.base import ServerIdentity, identify
 from harness.server.logs import exit_reason, last_start, truncated_aof
 from harness.server.persistence import persist_baseline
 from harness.spec import TrialSpec
 from harness.topology import ServerFactory
+from harness.watch import ServerWatch
 from harness.workload.driver import SessionLoad
 from harness.workload.history import HistoryRecorder
 from harness.workload.readback import read_survivors
@@ -61,7 +70,8 @@ class CrashTrial:
         self.identity: ServerIdentity | None = None
         self.ceiling = Ceiling.unavailable("not measured", spec.workload.concurrency)
         self.baseline_acked = 0
-        self.fault_facts = None
+        self.fault_facts: tuple = ()
+        self.watch = ServerWatch(power_cut=self.fault.cuts_power)
         self.restart_columns = Restart()
         self.survivors: pd.DataFrame | None = None
         self.stamps: dict[str, int] = {}
@@ -75,11 +85,13 @@ class CrashTrial:
             if not spec.keep_data:
                 stack.callback(shutil.rmtree, self.shard.data_dir, ignore_errors=True)
             self.broken = stack.enter_context(self.fault.session(self.shard.data_dir, spec.seed))
+            self.broken.before_crash = self._server_stopping
             config = write_config(spec.config, self.shard.configs_dir)
             factory = ServerFactory(self.backend, self.build, config.path, self.shard.logs_dir)
             kind = topology.get(spec.topology.kind)
             self.topology = stack.enter_context(kind.create(
                 factory, spec.trial_id, self._data_dir_for, spec.port, **spec.topology.options))
+            stack.callback(self.broken.finish)  # before the servers go: a stalled fsync would hold a kill
             primary = self.topology.primary
             self.load = SessionLoad(primary.host, primary.port, spec.workload, spec.seed, self.recorder)
             stack.callback(self.load.stop)
@@ -101,8 +113,10 @@ class CrashTrial:
     # -- steps ------------------------------------------------------------------------------
     def start(self) -> None:
         self.env.step("starting the server")
+        started_ns = time.time_ns()
         self.topology.start()
         self.identity = identify(self.topology.primary.client())
+        self.watch.started(self.topology.primary, started_ns)
 
     def measure_ceiling(self) -> None:
         """redis-benchmark on this trial's server, before anything else is in it, at the load's
@@ -135,14 +149,34 @@ class CrashTrial:
         self.stamps["load_start_ns"] = start_ns = time.time_ns()
         self.load.start()
         time.sleep(max(0.0, start_ns / 1e9 + fault_after_s - time.time()))
-        self.load.begin_after_phase()
+        self.watch.before_fault(self.topology.primary)
+        if self.fault.stops_at_once():
+            self._server_stopping("fault", read_info=False)  # INFO was just read
         self.stamps["fault_ns"] = time.time_ns()
-        self.fault_facts = self.broken.inject(self.topology)
+        self.fault_facts = as_tuple(self.broken.inject(self.topology))
+        if not self.watch.stopped:
+            until_ns = max(start_ns + int(timeline.duration_s * 1e9),
+                           self.stamps["fault_ns"] + int(self.fault.watch_s() * 1e9))
+            self.env.step(f"{self.fault.name} acting; load goes on for {(until_ns - time.time_ns()) / 1e9:.1f} s")
+            self.watch.ride_out(self.topology.primary, until_ns, lambda: self._server_stopping("exited"))
+        self.fault_facts += as_tuple(self.broken.finish())  # the fault lifted: space back, stalls released
+
+    def _server_stopping(self, how: str, read_info: bool = True) -> None:
+        """The server stops now ("fault") or was seen gone ("exited"): from here on the load logs in
+        new users only, so nothing after this moment touches the sessions under check."""
+        if self.watch.stopping(self.topology.primary, how, read_info):
+            self.load.begin_after_phase()
+            self.stamps["crash_ns"] = time.time_ns()
 
     def restart(self) -> None:
-        """Start the target again on what survived; a server that refuses it is an outcome."""
-        self.env.step("restarting on what survived")
+        """Start the target again on what survived; a server that refuses it is an outcome. One
+        that a disk fault left running is not restarted: it is read back as it is."""
         server = self.topology.primary
+        if not self.watch.stopped and server.is_running():
+            self.load.stop()
+            return
+        self.env.step("restarting on what survived")
+        self.watch.restarted = True
         self.stamps["restart_ns"] = time.time_ns()
         error, recovery_s = "", float("nan")
         try:
@@ -156,6 +190,7 @@ class CrashTrial:
         if error:
             error = exit_reason(restart_log) or error
         self.load.stop()
+        self.watch.restart_failed = bool(error)
         self.restart_columns = Restart(recovery_s=round(recovery_s, 4), restart_failed=bool(error),
                                        restart_error=error, aof_truncated=truncated_aof(restart_log))
 
@@ -169,15 +204,16 @@ class CrashTrial:
         else:
             self.survivors, read_at_ms = read_survivors(self.topology.primary.client(timeout_s=30), keys)
             self.stamps["read_ns"] = read_at_ms * 1_000_000
+        self.watch.log = self.topology.primary.log_text()
 
     # -- the verdict ------------------------------------------------------------------------
     def times(self) -> Times:
         s = self.stamps
         start = s.get("load_start_ns", 0)
         return Times(fault_at_s=round((s.get("fault_ns", start) - start) / 1e9, 3),
-                     ready_at_s=round((s.get("ready_ns", start) - start) / 1e9, 3),
-                     load_start_ns=start, fault_ns=s.get("fault_ns", 0), restart_ns=s.get("restart_ns", 0),
-                     ready_ns=s.get("ready_ns", 0), read_ns=s.get("read_ns", 0))
+                     ready_at_s=round((s["ready_ns"] - start) / 1e9, 3) if "ready_ns" in s else float("nan"),
+                     load_start_ns=start, fault_ns=s.get("fault_ns", 0), crash_ns=s.get("crash_ns", 0),
+                     restart_ns=s.get("restart_ns", 0), ready_ns=s.get("ready_ns", 0), read_ns=s.get("read_ns", 0))
 
     def identity_columns(self) -> Identity:
         spec = self.spec
@@ -185,7 +221,7 @@ class CrashTrial:
                         server=self.identity.label if self.identity else "", backend=self.backend.name,
                         image=getattr(self.build, "tag", ""), host=self.env.host.get("host", ""),
                         config=spec.config.name, config_description=spec.config.description,
-                        fault=self.fault.name, trial=spec.trial, seed=spec.seed)
+                        fault=self.fault.key, trial=spec.trial, seed=spec.seed)
 
     def setup_columns(self) -> Setup:
         workload = self.spec.workload
@@ -195,7 +231,9 @@ class CrashTrial:
     def judge(self) -> list[TrialRecord]:
         """Run the spec's checkers on the evidence; write the shard's files; return the record."""
         times = self.times()
-        evidence = Evidence(self.history, self.survivors, times, self.ceiling.ops_s)
+        fault_row = {k: v for group in self.fault_facts for k, v in group.to_row().items()}
+        server = self.watch.evidence(self.watch.log, fault_row)
+        evidence = Evidence(self.history, self.survivors, times, self.ceiling.ops_s, server)
         verdicts = checkers.run_checkers(self.spec.checkers, evidence)
         survivors = self.survivors
         for verdict in verdicts:
@@ -204,9 +242,9 @@ class CrashTrial:
             for name, text in verdict.files.items():
                 self.shard.write_text(name, text)
         groups = [self.identity_columns(), self.setup_columns(), *(v.columns for v in verdicts),
-                  self.ceiling.columns(), self.restart_columns]
-        groups += [self.fault_facts] if self.fault_facts is not None else []
+                  self.ceiling.columns(), self.restart_columns, *self.fault_facts]
         record = TrialRecord((*groups, times))
+        self.shard.write_json(SERVER, asdict(server))
         self.shard.write_frame(HISTORY, self.history)
         self.shard.write_frame(SURVIVORS, survivors)
         self.shard.write_json(CEILING, asdict(self.ceiling))

@@ -55,9 +55,11 @@ def plan(options: MatrixOptions) -> Plan:
     chosen = faults.select(names, options.fault_settings)
     for fault in chosen:
         fault.check()
+        for config in selected:
+            fault.check_with(config.spec(), options.workload)
     specs = [
-        TrialSpec(scenario=NAME, trial_id=trial_id(config.name, fault.name, number), trial=number,
-                  seed=trial_seed(options.seed, config.name, fault.name, number), config=config.spec(),
+        TrialSpec(scenario=NAME, trial_id=trial_id(config.name, fault.key, number), trial=number,
+                  seed=trial_seed(options.seed, config.name, fault.key, number), config=config.spec(),
                   server=options.server, fault=fault.spec(), workload=options.workload, timeline=options.timeline,
                   keep_data=options.keep_data, port=options.port)
         for config in selected for fault in chosen for number in range(1, options.trials + 1)
@@ -65,7 +67,7 @@ def plan(options: MatrixOptions) -> Plan:
     environment = {
         "scenario": NAME, "seed": options.seed, "trials": options.trials,
         "duration_s": options.timeline.duration_s, "after_s": options.timeline.after_s,
-        "configs": [c.name for c in selected], "faults": [f.name for f in chosen],
+        "configs": [c.name for c in selected], "faults": [f.key for f in chosen],
         "workload": options.workload.as_dict(), "ceiling_requests": options.timeline.ceiling_requests,
     }
     return Plan(specs, [c.spec() for c in selected], environment, notes)
@@ -84,6 +86,9 @@ def run(spec: TrialSpec, env: TrialEnv, shard: Shard) -> None:
 
 def trial_line(row: dict) -> str:
     status = "RESTART FAILED" if truthy(row.get("restart_failed")) else "done"
+    reaction = row.get("server_reaction") or ""
+    said = f", the server {reaction}" if reaction and reaction != "restarted" else ""
+    recovery = f"recovery {row['recovery_s']:.3f} s" if truthy(row.get("restarted", True)) else "not restarted"
     return (f"{row['trial_id']}: {status}: {row['lost_sessions']} sessions lost "
-            f"({row['lost_writes']} of {row['acked_writes']} acknowledged writes), "
-            f"{row['throughput_ops_s']:,.0f} ops/s, recovery {row['recovery_s']:.3f} s")
+            f"({row['lost_writes']} of {row['acked_writes']} acknowledged writes){said}, "
+            f"{row['throughput_ops_s']:,.0f} ops/s, {recovery}")

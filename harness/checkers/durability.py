@@ -289,7 +289,7 @@ class Durability(Columns):
     old_values: int = 0
     corrupt_values: int = 0
     unknown_ops: int = 0
-    loss_window_s: float = 0.0  # oldest lost acknowledgement to the fault
+    loss_window_s: float = 0.0  # oldest lost acknowledgement to the moment the server stopped (the fault)
     dataset_keys: int = 0  # checked sessions present after the restart
 
 
@@ -299,7 +299,9 @@ class DurabilityChecker(Checker):
 
     def check(self, evidence: Evidence) -> Verdict:
         times = evidence.times
-        result = check_frames(evidence.history, evidence.survivors, times.read_ns // 1_000_000, times.fault_ns / 1e6)
+        # The loss window reaches back from when the server stopped (a sequence's crash comes after its disk fault).
+        stopped_ns = times.crash_ns or times.fault_ns
+        result = check_frames(evidence.history, evidence.survivors, times.read_ns // 1_000_000, stopped_ns / 1e6)
         columns = Durability(
             acked_writes=result.acked_writes, lost_writes=result.lost_writes, lost_sessions=result.lost_sessions,
             resurrected_sessions=result.resurrected_sessions, stale_refreshes=result.stale_refreshes,

@@ -20,6 +20,7 @@ PLACES = {
     files.SURVIVORS: "survivors/{trial_id}.parquet",
     "histogram.hdr": "histograms/{trial_id}.hdr",
     files.CEILING: "ceilings/{trial_id}.json",
+    files.SERVER: "server/{trial_id}.json",  # what the server said of itself (reaction, loss bound)
 }
 HOST_KEYS = ("host", "kernel", "os", "filesystem", "cpu_count", "python", "disk_fsync")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -58,7 +59,8 @@ class DockerServer(Server):
                 self.image.tag,
                 entrypoint=[self.image.command],
                 command=server_args(config_in_container, self.port, DATA_MOUNT),
-                name=f"crash-matrix-{self.run_id}-{self.spec.name}".replace("+", "-"),
+                # Docker names allow [a-zA-Z0-9_.-]: a fault's name may hold + : , = (sequences, parameters).
+                name=re.sub(r"[^a-zA-Z0-9_.-]", "-", f"crash-matrix-{self.run_id}-{self.spec.name}"),
                 detach=True,
                 network_mode="host",
                 user=f"{os.getuid()}:{os.getgid()}",  # files in the data dir belong to the caller
@@ -89,7 +91,10 @@ class DockerServer(Server):
 
     def signal(self, signum: int) -> None:
         if self.container is not None:
-            self.container.kill(signal=signal.Signals(signum).name)
+            try:
+                self.container.kill(signal=signal.Signals(signum).name)
+            except docker.errors.APIError:
+                pass  # not running (it exited on its own): nothing to signal
 
     def is_running(self) -> bool:
         if self.container is None:
