@@ -18,11 +18,15 @@ ARGS     ?=
 RUN      ?= results/latest
 SIZES    ?= 10000 100000 1000000
 REPEATS  ?= 1
+# make disk-faults: the disk faults on the two AOF configs that fsync (CONFIGS= and FAULTS= override)
+DISK_CONFIGS ?= aof-everysec aof-always
+DISK_FAULTS  ?= slow-fsync slow-fsync+kill9 slow-fsync+power-loss eio-write eio-fsync enospc bitflip crash-mid-save
 
-.PHONY: crash-matrix test bench bench-powerfs recovery-curve report configs cleanup venv clean help
+.PHONY: crash-matrix disk-faults test bench bench-powerfs recovery-curve report configs cleanup venv clean help
 
 help:
 	@echo "make crash-matrix   run the crash matrix (CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
+	@echo "make disk-faults    the disk faults (slow fsync, EIO, full disk, bit flips, crash mid-save) on aof-everysec and aof-always"
 	@echo "make test           run the tests"
 	@echo "make bench          driver vs redis-benchmark ceiling, recording cost (CONFIGS=..., BACKEND=...)"
 	@echo "make bench-powerfs  redis-benchmark through the power-loss filesystem vs a plain directory"
@@ -41,6 +45,11 @@ venv: $(STAMP)
 crash-matrix: $(STAMP)
 	$(PY) -m harness run --trials $(TRIALS) --duration $(DURATION) --backend $(BACKEND) --image $(IMAGE) \
 		$(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(if $(strip $(FAULTS)),--faults "$(FAULTS)") \
+		$(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
+
+disk-faults: $(STAMP)
+	$(PY) -m harness run --trials $(TRIALS) --duration $(DURATION) --backend $(BACKEND) --image $(IMAGE) \
+		--configs "$(or $(strip $(CONFIGS)),$(DISK_CONFIGS))" --faults "$(or $(strip $(FAULTS)),$(DISK_FAULTS))" \
 		$(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
 
 test: $(STAMP)

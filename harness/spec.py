@@ -132,4 +132,6 @@ def trial_seed(run_seed: int, *parts: object) -> int:
 
 
 def trial_id(*parts: str | int) -> str:
-    return "__".join(str(p) for p in parts)
+    """'aof-always__eio-write-mode=once__1': every file of the trial is named by it, and a colon
+    (a fault's parameters) would break a Docker volume specification (host:container:mode)."""
+    return "__".join(str(p).replace(":", "-") for p in parts)

@@ -10,7 +10,8 @@ from harness import plugins
 from harness.checkers.base import Checker, Evidence, ServerEvidence, Verdict
 from harness.record import Columns
 
-__all__ = ["Checker", "Evidence", "ServerEvidence", "Verdict", "get", "names", "register", "column_groups", "run_checkers"]
+__all__ = ["Checker", "Evidence", "ServerEvidence", "Verdict", "get", "names", "register", "column_groups",
+           "run_checkers"]
 
 _REGISTRY = plugins.Registry(__name__, __path__, Checker, "name", "checker")
 register, unregister, names = _REGISTRY.register, _REGISTRY.unregister, _REGISTRY.names

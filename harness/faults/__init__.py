@@ -21,7 +21,7 @@ from harness.record import Columns
 from harness.spec import FaultSpec
 
 __all__ = ["Fault", "FaultSession", "NoOptions", "register", "get", "names", "build", "select", "info",
-           "column_groups", "default_names", "order", "unregister", "parse", "split_names"]
+           "column_groups", "default_names", "order", "unregister", "parse", "split_names", "groups_of"]
 
 DEFAULT_FAULTS = ["kill9", "power-loss"]
 _REGISTRY = plugins.Registry(__name__, __path__, Fault, "name", "fault", order=lambda cls: (cls.order, cls.name))
@@ -140,6 +140,17 @@ def info(name: str) -> type[Fault] | Fault | _Unknown:
         except HarnessError:
             return cls
     return cls
+
+
+def groups_of(name: str) -> tuple[type[Columns], ...]:
+    """The column groups a fault named in results fills (none for one this harness does not know)."""
+    found = info(name)
+    if isinstance(found, _Unknown):
+        return ()
+    try:
+        return (found() if isinstance(found, type) else found).groups()
+    except HarnessError:
+        return (found.columns,) if found.columns is not None else ()
 
 
 def order(fault_names) -> list[str]:

@@ -130,6 +130,10 @@ class Fault(ABC):
         """Seconds the load goes on after the injection when the server keeps running."""
         return 0.0
 
+    def groups(self) -> tuple[type[Columns], ...]:
+        """Every column group this fault fills in trials.csv (a sequence: its own and its parts')."""
+        return (self.columns,) if self.columns is not None else ()
+
     def stops_at_once(self) -> bool:
         """Is the server down the moment this fault is injected? (A sequence stops it later, and says when.)"""
         return self.stops_server

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from harness.configs import persistence_of
 from harness.errors import HarnessError
 from harness.faults.base import Facts, Fault, FaultSession
-from harness.faults.power_loss import PowerLossOptions, _PowerLossSession
+from harness.faults.power_loss import PowerLossFacts, PowerLossOptions, _PowerLossSession
 from harness.powerfs import fuse_available
 from harness.record import NAN, Columns
 from harness.spec import ConfigSpec
@@ -132,7 +132,8 @@ class CrashMidSave(Fault):
     description = ("`crash-mid-save`: under load, start a `BGREWRITEAOF` (or `BGSAVE`: `save`), confirm from "
                    "`INFO persistence` that its child is writing, and crash then: `SIGKILL` to the server and its "
                    "child, or a power cut (`crash=power-loss`).")
-    meaning = "a crash that comes while the server is rewriting its AOF or saving a snapshot (they run for minutes on big datasets)"
+    meaning = ("a crash that comes while the server is rewriting its AOF or saving a snapshot (on a big dataset they "
+               "run for minutes)")
     order = 50
     Options = MidSaveOptions
     columns = MidSaveFacts
@@ -142,6 +143,9 @@ class CrashMidSave(Fault):
         if self.options.crash == "power-loss":  # this instance cuts the power: say so where the class would not
             self.cuts_power = True
             self.disk = "power"
+
+    def groups(self) -> tuple[type[Columns], ...]:
+        return (MidSaveFacts, PowerLossFacts) if self.options.crash == "power-loss" else (MidSaveFacts,)
 
     def check(self) -> None:
         problem = fuse_available() if self.options.crash == "power-loss" else None

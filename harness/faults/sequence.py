@@ -39,6 +39,8 @@ class SequenceOptions:
 class SequenceFacts(Columns):
     """When the later parts of a sequence struck."""
 
+    labels: ClassVar[dict[str, str]] = {"then_at_s": "Then at (s)"}
+
     sequence_delay_s: float = NAN  # asked
     then_fault: str = ""  # the parts after the first
     then_at_s: float = NAN  # measured: from the first part to the last one
@@ -119,6 +121,9 @@ class Sequence(Fault):
 
     def watch_s(self) -> float:
         return self.members[-1].watch_s()
+
+    def groups(self) -> tuple[type[Columns], ...]:
+        return tuple(dict.fromkeys([SequenceFacts, *(g for m in self.members for g in m.groups())]))
 
     def stops_at_once(self) -> bool:
         return False  # its first part leaves the server running; before_crash() marks the stop
