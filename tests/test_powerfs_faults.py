@@ -184,3 +184,26 @@ def test_a_stall_needs_the_multithreaded_daemon(tmp_path):
             fs.set_faults(stall_fsync_s=1)
         with pytest.raises(PowerFSError, match="unknown disk fault setting 'slow'"):
             fs.set_faults(slow=1)
+
+
+def test_a_flipped_bit_is_where_the_record_says_through_a_mount(tmp_path):
+    """Flips applied at rest to the files powerfs serves read back flipped, at the recorded places."""
+    from harness.faults.bitflip import apply_flips, choose_flips, persistence_files
+
+    backing, mnt = tmp_path / "backing", tmp_path / "mnt"
+    (backing / "appendonlydir").mkdir(parents=True)
+    original = {"appendonlydir/appendonly.aof.1.incr.aof": b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n" * 200,
+                "dump.rdb": bytes(range(256)) * 8}
+    for path, data in original.items():
+        (backing / path).write_bytes(data)
+    flips = apply_flips(backing, choose_flips(persistence_files(backing, "all"), 12, seed=7))
+    with PowerFS(backing, mnt, metadata="lenient", writeback_s=None) as fs:
+        fs.mount()
+        expected = {path: bytearray(data) for path, data in original.items()}
+        for flip in flips:
+            expected[flip.path][flip.offset] ^= 1 << flip.bit
+        for path in original:
+            assert (mnt / path).read_bytes() == bytes(expected[path]), path  # the record, bit for bit
+        flipped = sum(bin(a ^ b).count("1") for path, data in original.items()
+                      for a, b in zip(data, (mnt / path).read_bytes()))
+        assert flipped == 12

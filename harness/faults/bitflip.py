@@ -2,7 +2,8 @@
 seeded set of `bits` bits in its persistence files, restart it on them.
 
 The bits are drawn uniformly, without repeats, over every byte of the chosen files (`files`:
-`all` = dump.rdb and the AOF's base and incr files; `aof`; `rdb`; the AOF manifest is left
+`all` = dump.rdb and the AOF's base and incr files; `rdb` = the files in RDB format, dump.rdb
+and an AOF base with the RDB preamble; `incr` = the AOF incr files; the AOF manifest is left
 alone), so a larger file takes more of them. Each flip is recorded (file, offset, bit, the byte
 before and after) and whether the file's format carries a checksum the server verifies on load:
 an RDB file (dump.rdb, or an AOF base with the RDB preamble) ends in a CRC64 that Redis checks
@@ -24,7 +25,7 @@ from harness.faults.base import Facts, Fault, FaultSession
 from harness.record import Columns
 from harness.spec import ConfigSpec
 
-FILE_SETS = ("all", "aof", "rdb")
+FILE_SETS = ("all", "rdb", "incr")
 RECORDED = 20  # flips written out in trials.csv (all of them are counted)
 
 
@@ -46,9 +47,12 @@ def persistence_files(data_dir: Path, which: str) -> list[tuple[str, int]]:
     for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(data_dir).as_posix()
         in_aof_dir = path.parent.name == "appendonlydir"
-        is_aof = in_aof_dir and (".base." in path.name or path.name.endswith(".incr.aof"))
-        is_rdb = path.parent == data_dir and path.name.endswith(".rdb") and not path.name.startswith("temp-")
-        if (which == "all" and (is_aof or is_rdb)) or (which == "aof" and is_aof) or (which == "rdb" and is_rdb):
+        is_incr = in_aof_dir and path.name.endswith(".incr.aof")
+        is_base = in_aof_dir and ".base." in path.name
+        is_dump = path.parent == data_dir and path.name.endswith(".rdb") and not path.name.startswith("temp-")
+        wanted = {"all": is_incr or is_base or is_dump, "incr": is_incr,
+                  "rdb": checksummed(rel) and (is_base or is_dump)}
+        if wanted[which]:
             found.append((rel, path.stat().st_size))
     return found
 
@@ -94,7 +98,7 @@ def checksummed(path: str) -> bool:
 @dataclass(frozen=True)
 class BitflipOptions:
     bits: int = 1  # how many bits to flip
-    files: str = "all"  # all | aof | rdb
+    files: str = "all"  # all | rdb (RDB-format files: checksummed) | incr (AOF incr files: no checksum)
 
     def __post_init__(self) -> None:
         if self.bits < 1:
@@ -139,7 +143,7 @@ class Bitflip(Fault):
     label = "bit flips at rest"
     phrase = "bit rot at rest (fault `bitflip`: kill -9, flipped bits, restart)"
     description = ("`bitflip`: `SIGKILL` the server, then flip `bits` seeded random bits (default 1) in its RDB and "
-                   "AOF files at rest (`files`: all, aof or rdb; the manifest is left alone), recorded one by one, "
+                   "AOF files at rest (`files`: all, rdb or incr; the manifest is left alone), recorded one by one, "
                    "and restart it on them.")
     meaning = "a disk or a copy that silently changed stored bytes (bit rot, a bad backup, a faulty RAM write path)"
     order = 60
@@ -148,8 +152,7 @@ class Bitflip(Fault):
 
     def check_with(self, config: ConfigSpec, workload: Any) -> None:
         kept = persistence_of(config.text)
-        if not (kept.rdb or kept.aof) or (self.options.files == "rdb" and not kept.rdb) or \
-                (self.options.files == "aof" and not kept.aof):
+        if not (kept.rdb or kept.aof) or (self.options.files == "incr" and not kept.aof):
             raise HarnessError(f"fault bitflip (files={self.options.files}): config {config.name} writes no such "
                                "persistence files, so there is nothing to flip")
         floor = 8 * workload.baseline_sessions * workload.value_bytes  # the baseline's values alone
