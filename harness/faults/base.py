@@ -110,7 +110,8 @@ class Fault(ABC):
             raise HarnessError(f"fault {cls.name}: {exc}") from None
 
     def spec(self) -> FaultSpec:
-        return FaultSpec(self.name, {f.name: getattr(self.options, f.name) for f in fields(self.options)}, key=self.key)
+        options = {f.name: getattr(self.options, f.name) for f in fields(self.options)}
+        return FaultSpec(self.name, options, key=self.key if self.key != self.name else "")
 
     def check(self) -> None:
         """Raise HarnessError if this fault cannot run here (checked before any trial)."""

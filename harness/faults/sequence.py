@@ -109,7 +109,7 @@ class Sequence(Fault):
         options = {"delay_s": self.options.delay_s}
         for member in self.members:
             options.update({f"{member.name}.{k}": v for k, v in member.spec().options.items()})
-        return FaultSpec(self.name, options, key=self.key)
+        return FaultSpec(self.name, options, key=self.key if self.key != self.name else "")
 
     def check(self) -> None:
         for member in self.members:

@@ -123,9 +123,10 @@ def _columns() -> list[Column]:
 
 
 def loss_bound_section(trials: pd.DataFrame, config_texts: dict) -> Section | None:
-    if trials.empty or "durable_by" not in trials or not trials["durable_by"].fillna("").astype(bool).any():
-        return None
-    stopped = trials[trials["durable_by"].fillna("") != "running"]
+    by = trials["durable_by"].map(lambda v: fmt.text(v) or "") if "durable_by" in trials else pd.Series(dtype=str)
+    if trials.empty or not by.astype(bool).any():
+        return None  # a run from before the bound checker
+    stopped = trials[by != "running"]
     sentences = [s for s in (surprise(row, config_texts) for _, row in stopped.iterrows()) if s]
     blocks = [Paragraphs([INTRO], "note"), table_of(_columns(), stopped)]
     blocks.append(Bullets(sentences, spaced=True) if sentences else

@@ -65,7 +65,7 @@ class Outcome:
     def of(cls, config: str, fault: str, group: pd.DataFrame) -> "Outcome":
         words = next((t for c in ("exit_line", "restart_error") for t in map(fmt.text, group.get(c, [])) if t), "")
         errors = ["errors_oom", "errors_readonly", "errors_other"]
-        return cls(config, fault, len(group), Counter(str(r) for r in group["server_reaction"].fillna("")), words,
+        return cls(config, fault, len(group), Counter(fmt.text(r) or "" for r in group["server_reaction"]), words,
                    _median(group, "errors_misconf"), _median(group, "errors_loading"),
                    float(sum(_median(group, c) for c in errors)),
                    _median(group, "longest_stall_s"), _median(group, "fault_ops_s"), _median(group, "lost_sessions"),
@@ -192,8 +192,8 @@ def _anchor(fault: str) -> str:
 
 def fault_sections(trials: pd.DataFrame) -> list[Section]:
     """One section per fault of the run, gentlest first, a row and a sentence per config."""
-    if trials.empty or "server_reaction" not in trials:
-        return []
+    if trials.empty or "server_reaction" not in trials or not trials["server_reaction"].map(fmt.text).any():
+        return []  # a run from before the reaction checker
     sections = []
     for fault in faults.order(trials["fault"]):
         group = trials[trials["fault"].astype(str) == fault]
