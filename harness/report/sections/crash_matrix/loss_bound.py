@@ -71,6 +71,9 @@ def reason(row: pd.Series) -> str:
             and buffer > 0 else ""
         why = "its AOF write was postponed behind a stalled fsync" if stalled else "it had not yet written them"
         return f"the writes never reached the file: {why}{held}"
+    if by == "aof-fsync" and not fmt.is_missing(before) and before < 0:
+        return (f"a stalled fsync completed {fmt.seconds(-before)} s after the crash was ordered (the process could "
+                "not die before it returned), and what it covered was all that was durable")
     if by == "aof-fsync":
         text = f"the last fsync that completed was {fmt.seconds(before)} s before the crash"
         return text + (" (the next one was stalled and never finished)" if stalled else "")

@@ -80,7 +80,8 @@ def method(environment: dict, faults: list[str], duration_s: object = None, conc
         "and outcome (the history).",
         _fault_step(faults),
         "Restart the server (if the fault stopped it) on the same data directory with the same config; the time "
-        "until it answers again (data loaded) is the recovery time. Clients reconnect and log in new users (phase `after`), which "
+        "until it answers again (data loaded) is the recovery time. Clients reconnect and log in new users "
+        "(phase `after`), which "
         "shows the outage from a client's side in the charts."
         + (" If the server will not start on what survived (it refuses a damaged file), the restart has failed: "
            "every session the history says should exist is counted as lost, and recovery time and downtime are "

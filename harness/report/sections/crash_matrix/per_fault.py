@@ -31,6 +31,11 @@ def _median(group: pd.DataFrame, column: str) -> float:
     return float(pd.to_numeric(group[column], errors="coerce").median()) if column in group else float("nan")
 
 
+def _trials_over(group: pd.DataFrame, column: str) -> int:
+    """Trials with a positive count in `column`."""
+    return int((pd.to_numeric(group[column], errors="coerce") > 0).sum())
+
+
 def _quote(text: object) -> str:
     words = fmt.text(text) or ""
     return words if len(words) <= MAX_QUOTE else words[:MAX_QUOTE - 1] + "…"
@@ -53,8 +58,11 @@ class Outcome:
     lost_sessions: float
     lost_writes: float
     lost_max: float
+    lost_writes_max: float
+    trials_with_loss: int  # trials that lost an acknowledged write
     corrupt: float
     corrupt_max: float
+    trials_with_corrupt: int
     loss_window_s: float
     flips_checksummed: float
     flipped_bits: float
@@ -69,8 +77,11 @@ class Outcome:
                    _median(group, "errors_misconf"), _median(group, "errors_loading"),
                    float(sum(_median(group, c) for c in errors)),
                    _median(group, "longest_stall_s"), _median(group, "fault_ops_s"), _median(group, "lost_sessions"),
-                   _median(group, "lost_writes"), float(group["lost_sessions"].max()), _median(group, "corrupt_values"),
-                   float(group["corrupt_values"].max()), _median(group, "loss_window_s"),
+                   _median(group, "lost_writes"), float(group["lost_sessions"].max()),
+                   float(group["lost_writes"].max()),
+                   _trials_over(group, "lost_writes"), _median(group, "corrupt_values"),
+                   float(group["corrupt_values"].max()), _trials_over(group, "corrupt_values"),
+                   _median(group, "loss_window_s"),
                    _median(group, "flips_checksummed"), _median(group, "flipped_bits"),
                    int(group.get("save_running_at_crash", pd.Series(dtype=bool)).map(fmt.truthy).sum()),
                    _median(group, "aof_delayed_fsync"))
@@ -111,15 +122,23 @@ def _clients_saw(o: Outcome) -> str:
     return ("clients got " + ", ".join(seen)) if seen else ""
 
 
+def _in(count: int, trials: int) -> str:
+    return "" if count == trials else f" in {count} of {trials} trials"
+
+
 def _lost(o: Outcome) -> str:
-    if o.lost_max == 0 and o.lost_writes == 0:
+    if o.trials_with_loss == 0:
         lost = "no acknowledged write was lost"
-    else:
+    elif o.trials_with_loss * 2 > o.trials:  # most trials lost: the median says it
         lost = (f"it lost a median of {_n(o.lost_sessions, 'session', 'sessions')} "
                 f"({_n(o.lost_writes, 'acknowledged write', 'acknowledged writes')}, reaching back "
-                f"{fmt.seconds(o.loss_window_s)} s)")
-    if o.corrupt_max > 0:
-        lost += f" and served {fmt.count(o.corrupt)} corrupt values (median; up to {fmt.count(o.corrupt_max)})"
+                f"{fmt.seconds(o.loss_window_s)} s){_in(o.trials_with_loss, o.trials)}")
+    else:
+        lost = (f"it lost acknowledged writes{_in(o.trials_with_loss, o.trials)} (at most "
+                f"{_n(o.lost_writes_max, 'write', 'writes')}, {_n(o.lost_max, 'session', 'sessions')})")
+    if o.trials_with_corrupt:
+        lost += (f", and served corrupt values{_in(o.trials_with_corrupt, o.trials)} (up to "
+                 f"{fmt.count(o.corrupt_max)})")
     return lost
 
 
