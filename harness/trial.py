@@ -160,6 +160,7 @@ class CrashTrial:
             self.env.step(f"{self.fault.name} acting; load goes on for {(until_ns - time.time_ns()) / 1e9:.1f} s")
             self.watch.ride_out(self.topology.primary, until_ns, lambda: self._server_stopping("exited"))
         self.fault_facts += as_tuple(self.broken.finish())  # the fault lifted: space back, stalls released
+        self.watch.lifted(self.topology.primary)
 
     def _server_stopping(self, how: str, read_info: bool = True) -> None:
         """The server stops now ("fault") or was seen gone ("exited"): from here on the load logs in

@@ -41,6 +41,7 @@ class ServerWatch:
     info_before: dict = field(default_factory=dict)
     info_at_crash: dict = field(default_factory=dict)
     info_at_end: dict = field(default_factory=dict)
+    info_after_lift: dict = field(default_factory=dict)
     stopped: str = ""
     stopped_ns: int = 0
     watch_end_ns: int = 0
@@ -82,6 +83,12 @@ class ServerWatch:
         if not self.stopped:
             self.watch_end_ns = time.time_ns()
             self.info_at_end = snapshot(server, SNAPSHOT_TIMEOUT_S)
+
+    def lifted(self, server: Server) -> None:
+        """The fault was lifted and the server still runs: what it says now (a server that was stuck
+        behind a stalled fsync when the fault's time was over answers once the stall is released)."""
+        if not self.stopped and server.is_running():
+            self.info_after_lift = snapshot(server, timeout_s=5.0)
 
     def evidence(self, log: str, fault_facts: dict) -> ServerEvidence:
         fields = {k: v for k, v in asdict(self).items() if k != "log"}

@@ -25,6 +25,7 @@ class ServerEvidence:
     info_before: dict = field(default_factory=dict)  # INFO persistence + stats right before the fault
     info_at_crash: dict = field(default_factory=dict)  # right before the fault stopped it ({}: not read, or it did not)
     info_at_end: dict = field(default_factory=dict)  # when the fault's time was over and it was still running
+    info_after_lift: dict = field(default_factory=dict)  # once the fault was lifted (a stalled server answers again)
     stopped: str = ""  # "fault": a fault stopped it; "exited": it exited on its own; "": it kept running
     stopped_ns: int = 0  # when (wall clock)
     watch_end_ns: int = 0  # when the trial stopped watching a server that kept running

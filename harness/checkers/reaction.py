@@ -88,8 +88,9 @@ def fault_window(history: pd.DataFrame, fault_ns: int, end_ns: int) -> dict[str,
 
 
 def last_answer(server: ServerEvidence) -> dict:
-    """The latest INFO the server answered: at the end of the fault, right before the crash, or before."""
-    for info in (server.info_at_end, server.info_at_crash, server.info_before):
+    """The latest INFO the server answered while the fault acted: at its end (else just after it was
+    lifted, which a server blocked behind a stalled fsync answers), right before the crash, or before."""
+    for info in (server.info_at_end, server.info_after_lift, server.info_at_crash, server.info_before):
         if info and "unanswered" not in info:
             return info
     return {}

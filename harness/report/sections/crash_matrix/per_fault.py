@@ -55,6 +55,7 @@ class Outcome:
     other_errors: float
     longest_stall_s: float
     fault_ops_s: float
+    unknown: float  # median operations sent that got no reply
     lost_sessions: float
     lost_writes: float
     lost_max: float
@@ -76,7 +77,8 @@ class Outcome:
         return cls(config, fault, len(group), Counter(fmt.text(r) or "" for r in group["server_reaction"]), words,
                    _median(group, "errors_misconf"), _median(group, "errors_loading"),
                    float(sum(_median(group, c) for c in errors)),
-                   _median(group, "longest_stall_s"), _median(group, "fault_ops_s"), _median(group, "lost_sessions"),
+                   _median(group, "longest_stall_s"), _median(group, "fault_ops_s"), _median(group, "unknown_ops"),
+                   _median(group, "lost_sessions"),
                    _median(group, "lost_writes"), float(group["lost_sessions"].max()),
                    float(group["lost_writes"].max()),
                    _trials_over(group, "lost_writes"), _median(group, "corrupt_values"),
@@ -181,6 +183,7 @@ def _columns() -> list[Column]:
         Column("Other errors", formatted("other_errors", fmt.count)),
         Column("Ops/s under the fault", formatted("fault_ops_s", fmt.rate)),
         Column("Longest wait (s)", formatted("longest_stall_s", fmt.seconds)),
+        Column("Unknown ops", formatted("unknown", fmt.count)),
         Column("Lost sessions", formatted("lost_sessions", fmt.count)),
         Column("Lost writes", formatted("lost_writes", fmt.count)),
         Column("Corrupt", formatted("corrupt", fmt.count)),
