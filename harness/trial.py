@@ -32,7 +32,6 @@ from dataclasses import asdict
 import pandas as pd
 
 from harness import checkers, faults, topology
-from harness.faults.sequence import as_tuple
 from harness.ceiling import Ceiling, measure_ceiling
 from harness.checkers import Evidence
 from harness.checkers.durability import checked_keys
@@ -153,13 +152,13 @@ class CrashTrial:
         if self.fault.stops_at_once():
             self._server_stopping("fault", read_info=False)  # INFO was just read
         self.stamps["fault_ns"] = time.time_ns()
-        self.fault_facts = as_tuple(self.broken.inject(self.topology))
+        self.fault_facts = faults.as_tuple(self.broken.inject(self.topology))
         if not self.watch.stopped:
             until_ns = max(start_ns + int(timeline.duration_s * 1e9),
                            self.stamps["fault_ns"] + int(self.fault.watch_s() * 1e9))
             self.env.step(f"{self.fault.name} acting; load goes on for {(until_ns - time.time_ns()) / 1e9:.1f} s")
             self.watch.ride_out(self.topology.primary, until_ns, lambda: self._server_stopping("exited"))
-        self.fault_facts += as_tuple(self.broken.finish())  # the fault lifted: space back, stalls released
+        self.fault_facts += faults.as_tuple(self.broken.finish())  # the fault lifted: space back, stalls released
         self.watch.lifted(self.topology.primary)
 
     def _server_stopping(self, how: str, read_info: bool = True) -> None:

@@ -16,12 +16,12 @@ from typing import Any
 
 from harness import plugins
 from harness.errors import HarnessError
-from harness.faults.base import Fault, FaultSession, NoOptions
+from harness.faults.base import Fault, FaultSession, NoOptions, as_tuple
 from harness.record import Columns
 from harness.spec import FaultSpec
 
 __all__ = ["Fault", "FaultSession", "NoOptions", "register", "get", "names", "build", "select", "info",
-           "column_groups", "default_names", "order", "unregister", "parse", "split_names", "groups_of"]
+           "column_groups", "default_names", "order", "unregister", "parse", "split_names", "groups_of", "as_tuple"]
 
 DEFAULT_FAULTS = ["kill9", "power-loss"]
 _REGISTRY = plugins.Registry(__name__, __path__, Fault, "name", "fault", order=lambda cls: (cls.order, cls.name))

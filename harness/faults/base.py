@@ -37,6 +37,13 @@ class NoOptions:
 Facts = Columns | tuple[Columns, ...] | None  # what a fault returns for trials.csv
 
 
+def as_tuple(facts: Facts) -> tuple[Columns, ...]:
+    """A fault's facts as a tuple of column groups (it may return one, several or none)."""
+    if facts is None:
+        return ()
+    return facts if isinstance(facts, tuple) else (facts,)
+
+
 def _nothing(*args) -> None:
     return None
 

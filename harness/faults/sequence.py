@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.errors import HarnessError
-from harness.faults.base import Facts, Fault, FaultSession
+from harness.faults.base import Facts, Fault, FaultSession, as_tuple
 from harness.faults.disk import prepare_for_disk_faults
 from harness.record import NAN, Columns
 from harness.spec import ConfigSpec, FaultSpec
@@ -45,12 +45,6 @@ class SequenceFacts(Columns):
     then_fault: str = ""  # the parts after the first
     then_at_s: float = NAN  # measured: from the first part to the last one
     stopped_before_then: bool = False  # the server had already stopped (on its own) when the last part came
-
-
-def as_tuple(facts: Facts) -> tuple[Columns, ...]:
-    if facts is None:
-        return ()
-    return facts if isinstance(facts, tuple) else (facts,)
 
 
 def validate(parts: list[type[Fault]]) -> None:
