@@ -228,9 +228,10 @@ class Model:
 
     def truncate(self, path: str, size: int, now: float = 0.0) -> None:
         node = self.nodes[self.lookup(path)]
-        if self.faults is not None and self.faults["free"] is not None:
+        faults = self._hit(path)
+        if faults is not None and faults["free"] is not None:
             # a shrink gives its bytes back to the quota, a growth takes from it (never failing)
-            self.faults["free"] = max(0, self.faults["free"] + len(node.cur) - size)
+            faults["free"] = max(0, faults["free"] + len(node.cur) - size)
         changed = size != len(node.cur)
         if size < len(node.cur):
             del node.cur[size:]

@@ -10,7 +10,7 @@ asks how long an fsync must stall. Set through the daemon's control protocol (`f
                    kernel still serialises)
     eio_write      write() returns EIO: "once" (the next matching write only) or "sticky"
     eio_fsync      fsync() returns EIO, the same way; a failed fsync makes nothing durable
-    free_bytes     a byte quota: from now on the files may grow by this many bytes in all;
+    free_bytes     a byte quota: from now on the matching files may grow by this many bytes in all;
                    a write that would grow them further is cut short at the limit (a short
                    write, as a real filesystem does) or, with no room left, fails ENOSPC;
                    shrinking a file (truncate) gives its bytes back. statfs reports the quota.
@@ -91,8 +91,8 @@ class DiskFaults:
 
     # -- decisions (each may consume a "once" fault) ----------------------------------------
     def allowed_write(self, path: str, offset: int, size: int, length: int, now: float) -> int:
-        """How many of `length` bytes at `offset` (the file is `size` long) may be written;
-        raises OSError(EIO / ENOSPC) when none may."""
+        """How many of `length` bytes at `offset` (the file is `size` long) may be written, taken
+        from the quota; raises OSError(EIO / ENOSPC) when none may."""
         if not self.applies(path, now):
             return length
         if self.eio_write:
@@ -101,18 +101,18 @@ class DiskFaults:
             raise _err(errno.EIO, f"write {path}")
         if self.free_bytes is None:
             return length
-        growth = max(0, offset + length - size)
-        if growth <= self.free_bytes:
-            return length
-        room = size + self.free_bytes - offset  # up to the end the quota allows
-        if room <= 0:
-            raise _err(errno.ENOSPC, f"write {path}")
-        return room
+        allowed = length
+        if max(0, offset + length - size) > self.free_bytes:
+            allowed = size + self.free_bytes - offset  # up to the end the quota allows
+            if allowed <= 0:
+                raise _err(errno.ENOSPC, f"write {path}")
+        self.free_bytes -= max(0, offset + allowed - size)
+        return allowed
 
-    def wrote(self, grown: int, now: float) -> None:
-        """`grown` bytes were added to the files (negative: given back by a truncation)."""
-        if self.free_bytes is not None and self.active(now):
-            self.free_bytes = max(0, self.free_bytes - grown)
+    def resized(self, path: str, old_size: int, new_size: int, now: float) -> None:
+        """A truncation of a file the quota covers: a shrink gives bytes back, a growth takes them."""
+        if self.free_bytes is not None and self.applies(path, now):
+            self.free_bytes = max(0, self.free_bytes + old_size - new_size)
 
     def check_fsync(self, path: str, now: float) -> None:
         if self.applies(path, now) and self.eio_fsync:

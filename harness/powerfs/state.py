@@ -792,7 +792,7 @@ class PowerState:
             raise _err(errno.EINVAL)
         self.counters["truncates"] += 1
         if self.faults.any:
-            self.faults.wrote(size - node.size, self.clock())  # a shrink gives quota back
+            self.faults.resized(self.path_of(ino), node.size, size, self.clock())  # a shrink gives quota back
         if size < node.size:
             keep_pages = (size + PAGE - 1) // PAGE
             for index in [i for i in node.pages if i >= keep_pages]:
@@ -951,7 +951,6 @@ class PowerState:
             raise
         if allowed < n:
             self.counters["short_writes"] += 1
-        self.faults.wrote(max(0, offset + allowed - node.size), now)
         return allowed
 
     def path_of(self, ino: int) -> str:

@@ -22,7 +22,8 @@ STALL_NOTICED_S = 1.0  # a wait for an acknowledgement longer than this is one a
 MAX_QUOTE = 120
 CHECKSUMS = ("How the server checks what it loads (from the source, src/rdb.c and src/aof.c): an RDB file "
              "(`dump.rdb`, or an AOF base file with the RDB preamble) ends in a CRC64 that the server verifies on "
-             "load when `rdbchecksum` is on, the default (\"Wrong RDB checksum ... Aborting now\"); an AOF incr file "
+             "load when `rdbchecksum` is on, the default (\"Wrong RDB checksum ... Aborting now\"; its parser may "
+             "refuse a flip first: \"Invalid LZF compressed string\"); an AOF incr file "
              "has no checksum at all: its commands are replayed as they are, so a flipped bit inside a value is "
              "served, and one in the protocol's framing stops the load (\"Bad file format\").")
 
