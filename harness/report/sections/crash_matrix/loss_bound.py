@@ -103,7 +103,7 @@ def surprise(row: pd.Series, config_texts: dict) -> str | None:
     writes = "acknowledged write" if lost == 1 else "acknowledged writes"
     measured = (f"it lost {fmt.count(lost)} {writes} reaching back {fmt.seconds(window)} s"
                 if lost > 0 else "it lost nothing")
-    return (f"`{row['trial_id']}`: {found.words}; {measured}{', more' if more else ', less'}, because "
+    return (f"`{row['trial_id']}`: {found.words}; {measured}, {'more' if more else 'less'} than that, because "
             f"{reason(row)}.")
 
 
