@@ -110,3 +110,47 @@ def test_the_reaction_is_read_from_the_server_not_assumed():
     assert (served.server_reaction, served.aof_delayed_fsync) == ("kept-serving", 2)
     assert reaction(h, ServerEvidence(), at(0.5), at(2.0), True).server_reaction == "refused-to-start"
     assert reaction(h.iloc[:1], ServerEvidence(), at(0.5), at(2.0), False).server_reaction == "restarted"
+
+
+# -- the report's rules over these columns ------------------------------------------------------
+
+def test_a_sentence_only_where_the_loss_is_not_what_the_config_name_suggests():
+    from harness.report.sections.crash_matrix.loss_bound import surprise
+
+    texts = {"aof-everysec": "appendonly yes\nappendfsync everysec\nsave \"\"\n",
+             "aof-no": "appendonly yes\nappendfsync no\nsave \"\"\n", "rdb": "save 60 1\n"}
+    row = dict(trial_id="t", config="aof-everysec", fault="power-loss", restart_failed=False, lost_writes=10,
+               loss_window_s=0.6, durable_by="aof-fsync", durable_before_crash_s=0.6, stalled_fsyncs=0)
+    assert surprise(pd.Series(row), texts) is None  # within everysec's second
+    late = surprise(pd.Series({**row, "loss_window_s": 3.5, "durable_before_crash_s": 3.5, "stalled_fsyncs": 1}), texts)
+    assert "more than that" in late and "3.500 s before the crash" in late and "stalled" in late
+    killed_row = {**row, "fault": "kill9", "durable_by": "page-cache", "aof_buffer_bytes_at_crash": 900}
+    killed = surprise(pd.Series(killed_row), texts)
+    assert "nothing is lost" in killed and "900 bytes still in its AOF buffer" in killed
+    rewrite = surprise(pd.Series({**row, "config": "aof-no", "loss_window_s": 1.6, "durable_by": "aof-rewrite-start",
+                                  "durable_source": "automatic", "durable_before_crash_s": 1.7}), texts)
+    assert "less than that" in rewrite and "AOF rewrite (automatic) started 1.700 s" in rewrite
+    assert surprise(pd.Series({**row, "config": "rdb", "loss_window_s": 50.0}), texts) is None  # no claim in seconds
+    assert surprise(pd.Series({**row, "loss_window_s": 9.0, "restart_failed": True}), texts) is None
+
+
+def test_what_a_fault_means_for_a_session_store_follows_the_measured_outcome():
+    from collections import Counter
+
+    from harness.report.sections.crash_matrix.per_fault import Outcome, meaning
+
+    base = dict(config="c", fault="f", trials=3, words="", misconf=0.0, loading=0.0, other_errors=0.0,
+                longest_stall_s=0.01, fault_ops_s=1.0, unknown=0.0, lost_sessions=0.0, lost_writes=0.0, lost_max=0.0,
+                lost_writes_max=0.0, trials_with_loss=0, corrupt=0.0, corrupt_max=0.0, trials_with_corrupt=0,
+                loss_window_s=0.0, flips_checksummed=0.0, flipped_bits=0.0, save_running=0, delayed_fsync=0.0)
+
+    def said(**changes) -> str:
+        return meaning(Outcome(**{**base, **changes}))
+
+    assert "goes down" in said(reactions=Counter({"exited": 3}))
+    assert "fail while reads go on" in said(reactions=Counter({"refused-writes": 3}))
+    assert "silent loss" in said(reactions=Counter({"kept-serving": 3}), lost_max=5.0, trials_with_loss=1)
+    assert "stalled requests" in said(reactions=Counter({"kept-serving": 3}), longest_stall_s=4.0)
+    assert "never written" in said(reactions=Counter({"restarted": 3}), corrupt_max=1.0, trials_with_corrupt=1)
+    assert "stays down" in said(reactions=Counter({"refused-to-start": 2, "restarted": 1}))
+    assert said(reactions=Counter({"restarted": 3})) == "nothing a user would notice"
