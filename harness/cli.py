@@ -51,9 +51,11 @@ def main() -> None:
 @click.option("--configs-dir", type=click.Path(path_type=Path), default=Path("configs"), show_default=True,
               help="Folder of redis.conf fragments, one per config.")
 @click.option("--faults", "fault_names", multiple=True, metavar="NAMES",
-              help="Crash matrix: faults to inject: kill9, power-loss, torn-power-loss (and the pitfalls' "
-                   "appendonly-edit, appendonly-safe, lost-volume). Default: kill9 and power-loss (kill9 only "
-                   "where FUSE is missing, said in the output).")
+              help="Crash matrix: faults to inject: kill9, power-loss, torn-power-loss; the disk faults slow-fsync, "
+                   "eio-write, eio-fsync, enospc, bitflip, crash-mid-save; sequences joined by + (slow-fsync+kill9); "
+                   "parameters after a colon: 'slow-fsync+kill9:stall_s=5,delay_s=2' (`python -m harness faults` "
+                   "lists them); and the pitfalls' appendonly-edit, appendonly-safe, lost-volume. Default: kill9 and "
+                   "power-loss (kill9 only where FUSE is missing, said in the output).")
 @click.option("--fs-metadata", type=click.Choice(["lenient", "strict"]), default="lenient", show_default=True,
               help="Power-loss filesystem: lenient makes names durable at once; strict only once their "
                    "directory is fsynced.")
@@ -499,6 +501,26 @@ def merge(run_dir: Path, shards: tuple[Path, ...]) -> None:
         report_and_summary(run.path)
     except HarnessError as exc:
         fail(str(exc))
+
+
+@main.command(name="faults")
+def faults_command() -> None:
+    """List the faults, what each does and the parameters it takes (with their defaults)."""
+    from dataclasses import fields  # noqa: PLC0415
+
+    from harness import faults  # noqa: PLC0415
+    from harness.faults.sequence import SequenceOptions  # noqa: PLC0415
+
+    for name in faults.names():
+        cls = faults.get(name)
+        click.echo(f"{name}: {cls.label}")
+        click.echo(f"    {cls.description.replace('`', '')}")
+        params = [f"{f.name}={f.default}" for f in fields(cls.Options)]
+        click.echo(f"    parameters: {', '.join(params) if params else 'none'}")
+    delay = ", ".join(f"{f.name}={f.default}" for f in fields(SequenceOptions))
+    click.echo(f"a+b: a sequence (only faults that leave the server running may come first); parameters: {delay}, "
+               "and each part's, as name=value (every part that takes it) or part.name=value")
+    click.echo("example: --faults 'slow-fsync+kill9:stall_s=5,delay_s=2 eio-write:mode=once bitflip:bits=8'")
 
 
 @main.command()

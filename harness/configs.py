@@ -88,6 +88,36 @@ def description_of(text: str) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class Persistence:
+    """What a fragment asks the server to persist, read from its text (the server's built-in
+    defaults where it is silent: save points on, AOF off, `appendfsync everysec`)."""
+
+    rdb: bool
+    aof: bool
+    appendfsync: str
+
+
+def persistence_of(text: str) -> Persistence:
+    save: list[str] | None = None
+    appendonly, appendfsync = "no", "everysec"
+    for line in text.splitlines():
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            continue
+        if not words:
+            continue
+        directive, args = words[0].lower(), words[1:]
+        if directive == "save":
+            save = [a for a in args if a] if save is None else save + [a for a in args if a]
+        elif directive == "appendonly" and args:
+            appendonly = args[0].lower()
+        elif directive == "appendfsync" and args:
+            appendfsync = args[0].lower()
+    return Persistence(rdb=save is None or bool(save), aof=appendonly == "yes", appendfsync=appendfsync)
+
+
 def write_config(spec: ConfigSpec, folder: Path) -> Config:
     """A config carried as text, written where a server can read it."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -150,6 +150,7 @@ class Times(Columns):
     load_start_ns: int = 0
     fault_ns: int = 0  # when the fault was injected (any fault, not only a kill)
     fault_effect_ns: int = 0  # when it took effect (the target stopped answering): the load's after phase began
+    crash_ns: int = 0  # when the server stopped: the fault (a sequence's last part) or on its own; 0: it kept running
     restart_ns: int = 0
     ready_ns: int = 0
     read_ns: int = 0  # when the readback started (the checker judges expiry against it)

@@ -75,6 +75,13 @@ def names_of(values: tuple[str, ...]) -> list[str] | None:
     return names or None
 
 
+def fault_names_of(values: tuple[str, ...]) -> list[str] | None:
+    """--faults as names_of, but a comma inside a fault's parameters stays with it (eio-write:mode=once,for_s=2)."""
+    from harness.faults import split_names  # noqa: PLC0415
+
+    return split_names(values) or None
+
+
 def scenario_names(values: tuple[str, ...]) -> list[str]:
     names = names_of(values) or list(DEFAULT_SCENARIOS)
     unknown = [n for n in names if n not in DEFAULT_SCENARIOS]
@@ -144,7 +151,7 @@ def crash_matrix_plan(run: RunValues):
                               value_bytes=v["value_bytes"], mix=Mix.parse(v["mix"]))
     timeline = run.timeline("crash-matrix", Timeline(after_s=0.5 if v["quick"] else Timeline.after_s))
     options = crash_matrix.MatrixOptions(
-        configs_dir=v["configs_dir"], config_names=names_of(v["config_names"]), fault_names=names_of(v["fault_names"]),
+        configs_dir=v["configs_dir"], config_names=names_of(v["config_names"]), fault_names=fault_names_of(v["fault_names"]),
         fault_settings={"fs_metadata": v["fs_metadata"], "fs_writeback": v["fs_writeback"]},
         trials=run.trials(3), timeline=timeline, results_root=v["results_root"], workload=workload,
         servers=run.servers(), **run.common())

@@ -69,8 +69,9 @@ class ConfigSpec:
 
 @dataclass(frozen=True)
 class FaultSpec:
-    name: str
+    name: str  # a registered fault, or a sequence of them ("slow-fsync+kill9")
     options: Options = field(default_factory=dict)
+    key: str = ""  # the name in results, with the parameters the user set ("eio-write:mode=once"); "": name
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class TrialSpec:
     fault: FaultSpec = field(default_factory=lambda: FaultSpec("kill9"))
     workload: WorkloadParams = field(default_factory=WorkloadParams)
     timeline: Timeline = field(default_factory=Timeline)
-    checkers: tuple[str, ...] = ("durability", "speed")
+    checkers: tuple[str, ...] = ("durability", "speed", "reaction", "bound")
     scenario_options: Options = field(default_factory=dict)
     run_id: str = ""
     keep_data: bool = False
@@ -144,4 +145,6 @@ def trial_seed(run_seed: int, *parts: object) -> int:
 
 
 def trial_id(*parts: str | int) -> str:
-    return "__".join(str(p) for p in parts)
+    """'aof-always__eio-write-mode=once__1': every file of the trial is named by it, and a colon
+    (a fault's parameters) would break a Docker volume specification (host:container:mode)."""
+    return "__".join(str(p).replace(":", "-") for p in parts)

@@ -6,13 +6,20 @@
         trial.baseline()                          # sessions logged in and persisted
         trial.load_and_fault()                    # the load, the fault at a random moment
                                                   # (or trial.load_without_fault(): fault "none")
-        trial.restart()                           # on what survived
+        trial.restart()                           # on what survived (if the fault stopped the server)
         trial.read_back()                         # every session the history touched
     records = trial.judge()                       # checkers -> one TrialRecord; files in the shard
 
-Leaving the block removes the servers first, then the fault's set-up (a filesystem mount),
-then the data directory, on every path. `judge` runs afterwards: the checkers are pure and
-need nothing that was running.
+A fault that stops the server (kill -9, a power cut) does so at once. A disk fault leaves it
+running: the load goes on for the fault's time (its `watch_s`, at least to the end of the load),
+watched for the server exiting on its own; then the fault is lifted, and the server restarted
+only if it is down. Users move to new sessions once the server has stopped (its process gone),
+not when the fault was ordered, so every write the old server acknowledged is checked. The
+server's own account (INFO around the fault, its log) is kept for the checkers (harness/watch.py).
+
+Leaving the block lifts a fault still acting (a stalled fsync would hold the server's kill),
+removes the servers, then the fault's set-up (a filesystem mount), then the data directory, on
+every path. `judge` runs afterwards: the checkers are pure and need nothing that was running.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from harness.errors import HarnessError, ServerExited
 from harness.record import Identity, Restart, Setup, Times, TrialRecord
 from harness.runner.context import TrialEnv
 from harness.runner.evidence import write_evidence
-from harness.runner.shard import CEILING, HISTORY, HOST, RECORDS, SURVIVORS, Shard
+from harness.runner.shard import CEILING, HISTORY, HOST, RECORDS, SERVER, SURVIVORS, Shard
 from harness.server.base import ServerIdentity, identify
 from harness.server.logs import exit_reason, last_start, loaded_from, rdb_load_counts, truncated_aof
 from harness.server.persistence import persist_baseline
@@ -42,6 +49,7 @@ from harness.spec import TrialSpec
 from harness.topology import ServerFactory
 from harness.workload.driver import SessionLoad
 from harness.workload.history import HistoryRecorder
+from harness.watch import ServerWatch
 from harness.workload.readback import read_survivors
 
 
@@ -73,7 +81,8 @@ class CrashTrial:
         self.identity: ServerIdentity | None = None
         self.ceiling = Limits.unavailable("not measured", spec.workload)
         self.baseline_acked = 0
-        self.fault_facts = None
+        self.fault_facts: tuple = ()
+        self.watch = ServerWatch(power_cut=bool(self.fault and self.fault.cuts_power))
         self.restart_columns = Restart()
         self.survivors: pd.DataFrame | None = None
         self.stamps: dict[str, int] = {}
@@ -89,6 +98,7 @@ class CrashTrial:
                 stack.callback(shutil.rmtree, self.shard.data_dir, ignore_errors=True)
             self.broken = stack.enter_context(self.fault.session(self.shard.data_dir, spec.seed) if self.fault
                                               else _Unbroken(self.shard.data_dir))
+            self.broken.before_crash = self._server_stopping
             config = write_config(spec.config, self.shard.configs_dir)
             factory = ServerFactory(self.backend, self.build, config.path, self.shard.logs_dir)
             kind = topology.get(spec.topology.kind)
@@ -97,6 +107,7 @@ class CrashTrial:
             primary = self.topology.primary
             self.load = SessionLoad(primary.host, primary.port, spec.workload, spec.seed, self.recorder)
             stack.callback(self.load.stop)
+            stack.callback(self.broken.finish)  # before the servers go: a stalled fsync would hold a kill
         except BaseException:
             stack.close()
             raise
@@ -115,7 +126,9 @@ class CrashTrial:
     # -- steps ------------------------------------------------------------------------------
     def start(self) -> None:
         self.env.step("starting the server")
+        started_ns = time.time_ns()
         self.topology.start()
+        self.watch.started(self.topology.primary, started_ns)
         self.identity = identify(self.topology.primary.client())
 
     def measure_ceiling(self) -> None:
@@ -150,9 +163,28 @@ class CrashTrial:
         self.stamps["load_start_ns"] = start_ns = time.time_ns()
         self.load.start()
         time.sleep(max(0.0, start_ns / 1e9 + fault_after_s - time.time()))
+        self.watch.before_fault(self.topology.primary)
+        if self.fault.stops_at_once():
+            self._server_stopping("fault", read_info=False)  # INFO was just read
         self.stamps["fault_ns"] = time.time_ns()
-        self.fault_facts = self.broken.inject(self.topology, self._fault_took_effect)
-        self._fault_took_effect()
+        self.fault_facts = faults.as_tuple(self.broken.inject(self.topology, self._fault_took_effect))
+        if self.watch.stopped:
+            self._fault_took_effect()  # a fault that did not say when: now, at the latest
+        else:
+            until_ns = max(start_ns + int(timeline.duration_s * 1e9),
+                           self.stamps["fault_ns"] + int(self.fault.watch_s() * 1e9))
+            self.env.step(f"{self.fault.name} acting; load goes on for {(until_ns - time.time_ns()) / 1e9:.1f} s")
+            self.watch.ride_out(self.topology.primary, until_ns, lambda: self._server_stopping("exited"))
+        self.fault_facts += faults.as_tuple(self.broken.finish())  # the fault lifted: space back, stalls released
+        self.watch.lifted(self.topology.primary)
+
+    def _server_stopping(self, how: str, read_info: bool = True) -> None:
+        """The server is about to stop ("fault": its INFO read while it still answers) or was seen
+        gone ("exited": then it already took effect)."""
+        if self.watch.stopping(self.topology.primary, how, read_info):
+            self.stamps["crash_ns"] = time.time_ns()
+        if how == "exited":
+            self._fault_took_effect()
 
     def load_without_fault(self, persisted: list[str] = ()) -> None:
         """The session load for the whole duration, nothing broken: the fault instant is the load's
@@ -174,9 +206,14 @@ class CrashTrial:
             self.load.begin_after_phase()
 
     def restart(self) -> None:
-        """Start the target again on what survived; a server that refuses it is an outcome."""
-        self.env.step("restarting on what survived")
+        """Start the target again on what survived; a server that refuses it is an outcome. One
+        that a disk fault left running is not restarted: it is read back as it is."""
         server = self.topology.primary
+        if not self.watch.stopped and server.is_running():
+            self.load.stop()
+            return
+        self.env.step("restarting on what survived")
+        self.watch.restarted = True
         self.stamps["restart_ns"] = time.time_ns()
         error, recovery_s = "", float("nan")
         try:
@@ -190,6 +227,7 @@ class CrashTrial:
         if error:
             error = exit_reason(restart_log) or error
         self.load.stop()
+        self.watch.restart_failed = bool(error)
         counts = rdb_load_counts(restart_log) or (-1, -1)
         self.restart_columns = Restart(recovery_s=round(recovery_s, 4), restart_failed=bool(error),
                                        restart_error=error, aof_truncated=truncated_aof(restart_log),
@@ -199,6 +237,7 @@ class CrashTrial:
     def read_back(self) -> None:
         self.env.step("reading back every session")
         self.history = self.recorder.frame()
+        self.watch.log = self.topology.primary.log_text()
         keys = checked_keys(self.history)
         self.stamps["read_ns"] = time.time_ns()
         if self.restart_columns.restart_failed:
@@ -212,10 +251,10 @@ class CrashTrial:
         s = self.stamps
         start = s.get("load_start_ns", 0)
         return Times(fault_at_s=round((s.get("fault_ns", start) - start) / 1e9, 3),
-                     ready_at_s=round((s.get("ready_ns", start) - start) / 1e9, 3),
+                     ready_at_s=round((s["ready_ns"] - start) / 1e9, 3) if "ready_ns" in s else float("nan"),
                      load_start_ns=start, fault_ns=s.get("fault_ns", 0), fault_effect_ns=s.get("fault_effect_ns", 0),
-                     restart_ns=s.get("restart_ns", 0),
-                     ready_ns=s.get("ready_ns", 0), read_ns=s.get("read_ns", 0))
+                     crash_ns=s.get("crash_ns", 0), restart_ns=s.get("restart_ns", 0), ready_ns=s.get("ready_ns", 0),
+                     read_ns=s.get("read_ns", 0))
 
     def identity_columns(self) -> Identity:
         spec = self.spec
@@ -223,7 +262,7 @@ class CrashTrial:
                         server=self.identity.label if self.identity else "", backend=self.backend.name,
                         image=getattr(self.build, "tag", ""), host=self.env.host.get("host", ""),
                         config=spec.config.name, config_description=spec.config.description,
-                        fault=spec.fault.name, trial=spec.trial, seed=spec.seed)
+                        fault=self.fault.key if self.fault else spec.fault.name, trial=spec.trial, seed=spec.seed)
 
     def setup_columns(self) -> Setup:
         workload = self.spec.workload
@@ -233,7 +272,10 @@ class CrashTrial:
     def judge(self) -> list[TrialRecord]:
         """Run the spec's checkers on the evidence; write the shard's files; return the record."""
         times = self.times()
-        evidence = Evidence(self.history, self.survivors, times, self.ceiling.ops_s, extra=self.evidence)
+        fault_row = {k: v for group in self.fault_facts for k, v in group.to_row().items()}
+        server = self.watch.evidence(self.watch.log, fault_row)
+        evidence = Evidence(self.history, self.survivors, times, self.ceiling.ops_s, extra=self.evidence,
+                            server=server)
         verdicts = checkers.run_checkers(self.spec.checkers, evidence)
         survivors = self.survivors
         for verdict in verdicts:
@@ -242,15 +284,15 @@ class CrashTrial:
             for name, text in verdict.files.items():
                 self.shard.write_text(name, text)
         groups = [self.identity_columns(), self.setup_columns(), *(v.columns for v in verdicts),
-                  self.ceiling.columns(), self.restart_columns]
-        groups += [self.fault_facts] if self.fault_facts is not None else []
+                  self.ceiling.columns(), self.restart_columns, *self.fault_facts]
         record = TrialRecord((*groups, times))
         self.shard.write_frame(HISTORY, self.history)
         self.shard.write_frame(SURVIVORS, survivors)
         self.shard.write_json(CEILING, asdict(self.ceiling))
         write_evidence(self.shard.evidence_dir, self.evidence)
+        self.shard.write_json(SERVER, asdict(server))
         self.shard.write_json(RECORDS, [record.to_row()])
-        server = {"label": self.identity.label, "name": self.identity.name, "version": self.identity.version,
-                  **self.backend.describe(self.build)} if self.identity else None
-        self.shard.write_json(HOST, {**self.env.host, "server": server})
+        identity = {"label": self.identity.label, "name": self.identity.name, "version": self.identity.version,
+                    **self.backend.describe(self.build)} if self.identity else None
+        self.shard.write_json(HOST, {**self.env.host, "server": identity})
         return [record]

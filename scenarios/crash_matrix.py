@@ -57,9 +57,9 @@ def expand(options: MatrixOptions, selected: list, chosen: list) -> list[TrialSp
     for config in selected:
         for fault in chosen:
             for number in range(1, options.trials + 1):
-                seed = trial_seed(options.seed, config.name, fault.name, number)
+                seed = trial_seed(options.seed, config.name, fault.key, number)
                 for server in servers:
-                    parts = (config.name, fault.name, number)
+                    parts = (config.name, fault.key, number)
                     specs.append(TrialSpec(
                         scenario=NAME, trial_id=trial_id(*((server.name,) if len(servers) > 1 else ()), *parts),
                         trial=number, seed=seed, config=config.spec(), server=server, fault=fault.spec(),
@@ -81,11 +81,13 @@ def plan(options: MatrixOptions) -> Plan:
     chosen = faults.select(names, options.fault_settings)
     for fault in chosen:
         fault.check()
+        for config in selected:
+            fault.check_with(config.spec(), options.workload)
     specs = expand(options, selected, chosen)
     environment = {
         "scenario": NAME, "seed": options.seed, "trials": options.trials,
         "duration_s": options.timeline.duration_s, "after_s": options.timeline.after_s,
-        "configs": [c.name for c in selected], "faults": [f.name for f in chosen],
+        "configs": [c.name for c in selected], "faults": [f.key for f in chosen],
         "servers_requested": [s.label for s in options.server_list],
         "workload": options.workload.as_dict(), "ceiling_requests": options.timeline.ceiling_requests,
     }
@@ -105,6 +107,9 @@ def run(spec: TrialSpec, env: TrialEnv, shard: Shard) -> None:
 
 def trial_line(row: dict) -> str:
     status = "RESTART FAILED" if truthy(row.get("restart_failed")) else "done"
+    reaction = row.get("server_reaction") or ""
+    said = f", the server {reaction}" if reaction and reaction != "restarted" else ""
+    recovery = f"recovery {row['recovery_s']:.3f} s" if truthy(row.get("restarted", True)) else "not restarted"
     return (f"{row['trial_id']}: {status}: {row['lost_sessions']} sessions lost "
-            f"({row['lost_writes']} of {row['acked_writes']} acknowledged writes), "
-            f"{row['throughput_ops_s']:,.0f} ops/s, recovery {row['recovery_s']:.3f} s")
+            f"({row['lost_writes']} of {row['acked_writes']} acknowledged writes){said}, "
+            f"{row['throughput_ops_s']:,.0f} ops/s, {recovery}")

@@ -81,6 +81,9 @@ class MountDriver:
     """The machine's operations as syscalls on a mounted PowerFS."""
 
     def __init__(self, backing: Path, metadata: str, kernel_cache: bool) -> None:
+        # Disk faults reach a program's write() only without the kernel's writeback cache (with
+        # it, write() lands in the page cache and the daemon sees the kernel's flush later).
+        self.supports_faults = not kernel_cache
         self.mnt = backing.parent / "mnt"
         self.mnt.mkdir(exist_ok=True)
         self.fs = PowerFS(backing, self.mnt, metadata=metadata, writeback_s=None, kernel_cache=kernel_cache,
@@ -105,12 +108,18 @@ class MountDriver:
     def rename(self, src, dst):
         os.rename(self.p(src), self.p(dst))
 
-    def write(self, path, offset, data):
+    def write(self, path, offset, data) -> int:
         fd = os.open(self.p(path), os.O_WRONLY)
         try:
-            assert os.pwrite(fd, data, offset) == len(data)
+            return os.pwrite(fd, data, offset)
         finally:
             os.close(fd)
+
+    def set_faults(self, **settings):
+        self.fs.set_faults(**settings)
+
+    def clear_faults(self):
+        self.fs.clear_faults()
 
     def truncate(self, path, size):
         os.truncate(self.p(path), size)

@@ -11,6 +11,7 @@ The same machine drives a real FUSE mount in test_powerfs_mount.py.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
 import shutil
 import stat
@@ -49,6 +50,7 @@ class Model:
         self.nodes: dict[int, MNode] = {ROOT_ID: MNode(True)}
         self.next_id = 1
         self.log: list[tuple] = []  # (kind, args, dirs, at)
+        self.faults: dict | None = None  # a disk fault: eio_write, eio_fsync, free (bytes), files (glob)
 
     # -- lookups
     def lookup(self, path: str) -> int | None:
@@ -193,10 +195,31 @@ class Model:
         self.log = [self.log[i] for i in sorted(keep)]
 
     # -- data
-    def write(self, path: str, offset: int, data: bytes, now: float = 0.0) -> None:
+    # -- disk faults: the rules of harness/powerfs/faults.py, written out again from its docstring
+    def _hit(self, path: str) -> dict | None:
+        faults = self.faults
+        return faults if faults is not None and fnmatch.fnmatchcase(path, faults["files"]) else None
+
+    def write(self, path: str, offset: int, data: bytes, now: float = 0.0) -> tuple[int | None, int]:
+        """(the errno the write must fail with, or None; how many bytes it writes)."""
+        node = self.nodes[self.lookup(path)]
+        faults = self._hit(path) if data else None
+        if faults is not None:
+            if faults["eio_write"]:
+                faults["eio_write"] = "" if faults["eio_write"] == "once" else faults["eio_write"]
+                return errno.EIO, 0
+            if faults["free"] is not None:
+                end = len(node.cur) + faults["free"]  # the file may grow to here, no further
+                if offset >= end and offset + len(data) > len(node.cur):
+                    return errno.ENOSPC, 0
+                data = data[: max(0, end - offset)] if offset + len(data) > end else data
+                faults["free"] -= max(0, offset + len(data) - len(node.cur))
+        self._write(node, offset, data, now)
+        return None, len(data)
+
+    def _write(self, node: MNode, offset: int, data: bytes, now: float) -> None:
         if not data:
             return
-        node = self.nodes[self.lookup(path)]
         if len(node.cur) < offset:
             node.cur.extend(bytes(offset - len(node.cur)))
         node.cur[offset : offset + len(data)] = data
@@ -205,6 +228,10 @@ class Model:
 
     def truncate(self, path: str, size: int, now: float = 0.0) -> None:
         node = self.nodes[self.lookup(path)]
+        faults = self._hit(path)
+        if faults is not None and faults["free"] is not None:
+            # a shrink gives its bytes back to the quota, a growth takes from it (never failing)
+            faults["free"] = max(0, faults["free"] + len(node.cur) - size)
         changed = size != len(node.cur)
         if size < len(node.cur):
             del node.cur[size:]
@@ -213,7 +240,12 @@ class Model:
         if (changed or bytes(node.cur) != node.dur) and node.dirty_since is None:
             node.dirty_since = now
 
-    def fsync(self, path: str) -> None:
+    def fsync(self, path: str) -> int | None:
+        """The errno the fsync must fail with (nothing made durable), or None."""
+        faults = self._hit(path)
+        if faults is not None and faults["eio_fsync"]:
+            faults["eio_fsync"] = "" if faults["eio_fsync"] == "once" else faults["eio_fsync"]
+            return errno.EIO
         node = self.nodes[self.lookup(path)]
         node.dur = bytes(node.cur)
         node.dirty_since = None
@@ -252,7 +284,9 @@ class Model:
         self._commit(list(range(len(self.log))))
 
     def reload(self, tree: dict[str, object]) -> None:
-        """After a cut and remount: the current state is what the backing dir holds."""
+        """After a cut and remount: the current state is what the backing dir holds (and a fresh
+        daemon has no disk fault)."""
+        self.faults = None
         self.nodes = {ROOT_ID: MNode(True)}
         self.next_id = 1
         self.log = []
@@ -338,6 +372,7 @@ class CoreDriver:
     """Runs the operations on PowerState directly, with a fake clock."""
 
     uses_clock = True
+    supports_faults = True  # disk faults reach the caller
 
     def __init__(self, backing: Path, metadata: str, writeback_s: float | None) -> None:
         self.backing = backing
@@ -366,8 +401,14 @@ class CoreDriver:
     def rename(self, src, dst):
         self.state.rename(*self.state.resolve_parent(src), *self.state.resolve_parent(dst))
 
-    def write(self, path, offset, data):
-        self.state.write(self.state.resolve(path), offset, data)
+    def write(self, path, offset, data) -> int:
+        return self.state.write(self.state.resolve(path), offset, data)
+
+    def set_faults(self, **settings):
+        self.state.set_faults(settings)
+
+    def clear_faults(self):
+        self.state.clear_faults()
 
     def truncate(self, path, size):
         self.state.truncate(self.state.resolve(path), size)
@@ -502,8 +543,15 @@ class PowerFSMachine(RuleBasedStateMachine):
         if data.draw(st.booleans()):  # an append, as a log does
             offset = len(self.model.nodes[self.model.lookup(path)].cur)
         payload = (chunk * repeat)[: 3 * PAGE]
-        self.model.write(path, offset, payload, self.now)
-        self.driver.write(path, offset, payload)
+        want_errno, want_written = self.model.write(path, offset, payload, self.now)
+        written = None
+        try:
+            written = self.driver.write(path, offset, payload)
+        except OSError as exc:
+            assert exc.errno == want_errno, f"write {path}: errno {exc.errno}, expected {want_errno}"
+        else:
+            assert want_errno is None, f"write {path} wrote {written} bytes, expected errno {want_errno}"
+            assert written == want_written, f"write {path}: {written} bytes written, expected {want_written}"
 
     @precondition(lambda self: self.model.paths(want_dir=False))
     @rule(data=st.data(), size=st.integers(0, 3 * PAGE + 100))
@@ -516,8 +564,21 @@ class PowerFSMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def fsync(self, data):
         path = data.draw(st.sampled_from(self.model.paths(want_dir=False)))
-        self.model.fsync(path)
-        self.driver.fsync(path)
+        self.expect(self.model.fsync(path), self.driver.fsync, path)
+
+    # -- disk faults (where they reach the caller: not through the kernel's writeback cache)
+    @precondition(lambda self: self.driver.supports_faults)
+    @rule(eio_write=st.sampled_from(["", "once", "sticky"]), eio_fsync=st.sampled_from(["", "once", "sticky"]),
+          free=st.one_of(st.none(), st.integers(0, 2 * PAGE)), files=st.sampled_from(["*", "a", "*b", "c*"]))
+    def disk_fault(self, eio_write, eio_fsync, free, files):
+        self.model.faults = {"eio_write": eio_write, "eio_fsync": eio_fsync, "free": free, "files": files}
+        self.driver.set_faults(eio_write=eio_write, eio_fsync=eio_fsync, free_bytes=free, files=files)
+
+    @precondition(lambda self: self.model.faults is not None)
+    @rule()
+    def disk_recovers(self):
+        self.model.faults = None
+        self.driver.clear_faults()
 
     @rule(data=st.data())
     def fsyncdir(self, data):

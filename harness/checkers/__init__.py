@@ -7,10 +7,11 @@ Adding a checker is one new file here; `register` adds one from elsewhere (a tes
 from __future__ import annotations
 
 from harness import plugins
-from harness.checkers.base import Checker, Evidence, Verdict
+from harness.checkers.base import Checker, Evidence, ServerEvidence, Verdict
 from harness.record import Columns
 
-__all__ = ["Checker", "Evidence", "Verdict", "get", "names", "register", "column_groups", "run_checkers"]
+__all__ = ["Checker", "Evidence", "ServerEvidence", "Verdict", "get", "names", "register", "column_groups",
+           "run_checkers"]
 
 _REGISTRY = plugins.Registry(__name__, __path__, Checker, "name", "checker")
 register, unregister, names = _REGISTRY.register, _REGISTRY.unregister, _REGISTRY.names

@@ -485,7 +485,7 @@ class Durability(Columns):
     contradictions: int = 0  # keys whose own replies cannot all be true
     unknown_ops: int = 0
     acks_after_fault: int = 0  # acknowledged after the fault was issued, before it took effect
-    loss_window_s: float = 0.0  # from the earliest moment the cut may lie at, to the fault
+    loss_window_s: float = 0.0  # from the earliest moment the cut may lie at, to when the server stopped
     loss_window_min_s: float = 0.0  # from the latest one
     cut_consistent: bool = True  # one moment explains every key's survivor
     holes: int = 0  # lost acknowledged writes older than a kept write on another key
@@ -498,7 +498,9 @@ class DurabilityChecker(Checker):
 
     def check(self, evidence: Evidence) -> Verdict:
         times = evidence.times
-        result = check_frames(evidence.history, evidence.survivors, times.read_ns / 1e6, times.fault_ns / 1e6)
+        # The loss window reaches back from when the server stopped (a sequence's crash comes after its disk fault).
+        stopped_ns = times.crash_ns or times.fault_ns
+        result = check_frames(evidence.history, evidence.survivors, times.read_ns / 1e6, stopped_ns / 1e6)
         columns = Durability(
             acked_writes=result.acked_writes, lost_writes=result.lost_writes, lost_sessions=result.lost_sessions,
             resurrected_sessions=result.resurrected_sessions, stale_refreshes=result.stale_refreshes,

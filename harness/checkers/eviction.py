@@ -227,7 +227,7 @@ def without_evicted(evidence: Evidence) -> tuple[Evidence, list[int]]:
         return evidence, []
     history = evidence.history[~evidence.history["key"].isin(evicted)]
     survivors = evidence.survivors[~evidence.survivors["key"].isin(evicted)]
-    return Evidence(history, survivors, evidence.times, evidence.ceiling_ops_s, evidence.extra), evicted
+    return Evidence(history, survivors, evidence.times, evidence.ceiling_ops_s, evidence.extra, evidence.server), evicted
 
 
 class DurabilityBesideEvictions(DurabilityChecker):

@@ -3,6 +3,11 @@
 Adding a fault is one new file here (see README, "Architecture"); `register` adds one from
 elsewhere (a test module). `info(name)` answers for the report even when a stored run names a
 fault this harness no longer has.
+
+A fault as the user writes it (`--faults`, FAULTS=) is a name, a sequence of names joined by `+`
+(harness/faults/sequence.py), and optional parameters after a colon:
+`slow-fsync+kill9:stall_s=5,delay_s=2`, `eio-write:mode=once`. With parameters, that text is the
+fault's name in the results, so two settings of one fault are two rows of the report.
 """
 
 from __future__ import annotations
@@ -11,36 +16,88 @@ from typing import Any
 
 from harness import plugins
 from harness.errors import HarnessError
-from harness.faults.base import Fault, FaultSession, NoOptions
+from harness.faults.base import Fault, FaultSession, NoOptions, as_tuple
 from harness.record import Columns
 from harness.spec import FaultSpec
 
 __all__ = ["Fault", "FaultSession", "NoOptions", "register", "get", "names", "build", "select", "info",
-           "column_groups", "default_names", "order", "unregister", "NO_FAULT"]
+           "column_groups", "default_names", "order", "unregister", "NO_FAULT", "parse", "split_names", "groups_of",
+           "as_tuple"]
 
 DEFAULT_FAULTS = ["kill9", "power-loss"]
 NO_FAULT = "none"  # a trial in which nothing is broken (harness.trial.CrashTrial.load_without_fault)
 _REGISTRY = plugins.Registry(__name__, __path__, Fault, "name", "fault", order=lambda cls: (cls.order, cls.name))
-register, unregister, names, get = _REGISTRY.register, _REGISTRY.unregister, _REGISTRY.names, _REGISTRY.get
+register, unregister, names = _REGISTRY.register, _REGISTRY.unregister, _REGISTRY.names
+_SEQUENCES: dict[str, type[Fault]] = {}
+
+
+def get(name: str) -> type[Fault]:
+    """A registered fault, or the sequence its `+`-joined parts make."""
+    if "+" not in name:
+        return _REGISTRY.get(name)
+    if name not in _SEQUENCES:
+        from harness.faults.sequence import sequence_of  # noqa: PLC0415 - the sequence module imports this package's base
+
+        _SEQUENCES[name] = sequence_of([_REGISTRY.get(part) for part in name.split("+")])
+    return _SEQUENCES[name]
+
+
+def parse(text: str) -> tuple[str, dict[str, str]]:
+    """'slow-fsync+kill9:stall_s=5,delay_s=2' -> ('slow-fsync+kill9', {'stall_s': '5', 'delay_s': '2'})."""
+    name, _, given = text.strip().partition(":")
+    params: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in given.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise HarnessError(f"fault {text!r}: parameter {item!r} is not key=value")
+        params[key.strip()] = value.strip()
+    if not name:
+        raise HarnessError(f"fault {text!r}: no fault name before the parameters")
+    return name, params
+
+
+def split_names(values: list[str] | tuple[str, ...]) -> list[str]:
+    """--faults 'a b', 'a,b' and 'a:x=1,y=2 b' alike: a comma starts a new fault unless what follows
+    it is a parameter (key=value) of the one before."""
+    out: list[str] = []
+    for piece in (p for value in values for word in value.split() for p in word.split(",")):
+        if not piece:
+            continue
+        if out and "=" in piece and ":" not in piece and ":" in out[-1]:
+            out[-1] += "," + piece
+        else:
+            out.append(piece)
+    return out
 
 
 def build(spec: FaultSpec) -> Fault:
-    return get(spec.name).from_options(dict(spec.options))
+    fault = get(spec.name).from_options(dict(spec.options))
+    fault.key = spec.key or spec.name
+    return fault
+
+
+def _takes(cls: type[Fault]) -> set[str]:
+    parts = getattr(cls, "parts", ()) or (cls,)
+    return {f for part in parts for f in getattr(part.Options, "__dataclass_fields__", {})}
 
 
 def select(fault_names: list[str], settings: dict[str, Any] | None = None) -> list[Fault]:
-    """The named faults, each given the settings it takes (`settings` may hold options of
-    several faults: --fs-metadata is a power-loss option, meaningless to kill9)."""
-    known = _REGISTRY.all()
-    unknown = [name for name in fault_names if name not in known]
+    """The named faults (with parameters, sequences), each given the run-wide settings it takes
+    (`settings` may hold options of several faults: --fs-metadata is a power-loss option,
+    meaningless to kill9). Unknown faults and parameters are clear errors."""
+    parsed = [(text, *parse(text)) for text in fault_names]
+    unknown = [part for _, name, _ in parsed for part in name.split("+") if part not in _REGISTRY.all()]
     if unknown:
-        raise HarnessError(f"unknown fault {', '.join(map(repr, unknown))}: available are {', '.join(names())}")
-    chosen = []
-    for name in dict.fromkeys(fault_names):
-        cls = known[name]
-        takes = {f for f in getattr(cls.Options, "__dataclass_fields__", {})}
-        chosen.append(cls.from_options({k: v for k, v in (settings or {}).items() if k in takes}))
-    return chosen
+        raise HarnessError(f"unknown fault {', '.join(map(repr, dict.fromkeys(unknown)))}: available are "
+                           f"{', '.join(names())} (and sequences of them joined by +, such as slow-fsync+kill9)")
+    chosen: dict[str, Fault] = {}
+    for text, name, params in parsed:
+        cls = get(name)
+        given = {k: v for k, v in (settings or {}).items() if k in _takes(cls)}
+        fault = cls.from_options({**given, **params})
+        fault.key = f"{name}:{','.join(f'{k}={v}' for k, v in params.items())}" if params else name
+        chosen.setdefault(fault.key, fault)
+    return list(chosen.values())
 
 
 def default_names() -> tuple[list[str], str]:
@@ -81,10 +138,32 @@ class _NoFault(_Unknown):
         self.order = 0
 
 
-def info(name: str) -> type[Fault] | _Unknown:
+def info(name: str) -> type[Fault] | Fault | _Unknown:
+    """What the report needs of a fault named in results: its class, or with parameters the fault
+    itself (`crash-mid-save:crash=power-loss` cuts the power, where the class does not)."""
     if str(name) == NO_FAULT:
         return _NoFault()
-    return _REGISTRY.all().get(str(name)) or _Unknown(str(name))
+    try:
+        cls = get(str(name).partition(":")[0])
+    except HarnessError:
+        return _Unknown(str(name))
+    if ":" in str(name):
+        try:
+            return select([str(name)])[0]
+        except HarnessError:
+            return cls
+    return cls
+
+
+def groups_of(name: str) -> tuple[type[Columns], ...]:
+    """The column groups a fault named in results fills (none for one this harness does not know)."""
+    found = info(name)
+    if isinstance(found, _Unknown):
+        return ()
+    try:
+        return (found() if isinstance(found, type) else found).groups()
+    except HarnessError:
+        return (found.columns,) if found.columns is not None else ()
 
 
 def order(fault_names) -> list[str]:
@@ -94,4 +173,7 @@ def order(fault_names) -> list[str]:
 
 
 def column_groups() -> list[type[Columns]]:
-    return list(dict.fromkeys(cls.columns for cls in _REGISTRY.all().values() if cls.columns is not None))
+    from harness.faults.sequence import SequenceFacts  # noqa: PLC0415 - see get()
+
+    groups = [cls.columns for cls in _REGISTRY.all().values() if cls.columns is not None]
+    return list(dict.fromkeys([*groups, SequenceFacts]))

@@ -24,7 +24,7 @@ import msgspec
 
 from harness.errors import HarnessError
 from harness.record import Columns
-from harness.spec import FaultSpec
+from harness.spec import ConfigSpec, FaultSpec
 
 if TYPE_CHECKING:  # the topology imports nothing of the faults; this is for the type hints only
     from harness.topology.base import Topology
@@ -35,19 +35,52 @@ class NoOptions:
     """A fault without parameters."""
 
 
+Facts = Columns | tuple[Columns, ...] | None  # what a fault returns for trials.csv
+
+
+def as_tuple(facts: Facts) -> tuple[Columns, ...]:
+    """A fault's facts as a tuple of column groups (it may return one, several or none)."""
+    if facts is None:
+        return ()
+    return facts if isinstance(facts, tuple) else (facts,)
+
+
+def _nothing(*args) -> None:
+    return None
+
+
 class FaultSession(AbstractContextManager):
-    """One trial's instance of a fault; leaving the context undoes whatever it set up."""
+    """One trial's instance of a fault; leaving the context undoes whatever it set up.
+
+    A fault that stops the server (`Fault.stops_server`) has done so when `inject` returns. A
+    fault that does not (a disk fault) goes on acting while the trial keeps the load running;
+    the trial then calls `finish()`, which lifts it (space back, errors cleared, stalls
+    released) and says what it did. A sequence calls `before_crash(how)` (set by the trial) just
+    before a part of it stops the server ("fault"), or when it saw the server stop on its own
+    ("exited"), so the trial knows that moment."""
 
     #: the directory the target server must use as its data directory
     server_dir: Path
+    #: set by the trial: called right before this session stops the server, when it is not at once
+    before_crash = staticmethod(_nothing)  # before_crash(how: "fault" | "exited")
 
     @abstractmethod
-    def inject(self, topology: "Topology", took_effect: Callable[[], None]) -> Columns | None:
+    def inject(self, topology: "Topology", took_effect: Callable[[], None]) -> Facts:
         """Break the target; returns the fault's facts for trials.csv (its `columns`), or None.
 
-        Call `took_effect()` the moment the target stops acknowledging (its process gone): the
-        load switches to new sessions only then, so every write the old server acknowledged
-        until that moment is checked. (If a fault never calls it, the trial does on return.)"""
+        A fault that stops the server calls `took_effect()` the moment the target stops
+        acknowledging (its process gone): the load switches to new sessions only then, so every
+        write the old server acknowledged until that moment is checked. (If it never calls it,
+        the trial does when it sees the server stopped.)"""
+
+    def observe(self) -> None:
+        """Read what the fault did so far while it can still be read (before a later part of a
+        sequence cuts the power under it). Idempotent."""
+
+    def finish(self) -> Facts:
+        """Lift whatever the fault still does and return what it did; called once the fault's
+        time is over, before any restart, and again (harmlessly) while cleaning up."""
+        return None
 
     def __exit__(self, *exc) -> None:
         return None
@@ -62,9 +95,16 @@ class Fault(ABC):
     order: ClassVar[int] = 50  # the report lists faults gentlest first
     Options: ClassVar[type] = NoOptions
     columns: ClassVar[type[Columns] | None] = None
+    stops_server: ClassVar[bool] = True  # the server is down when inject returns (else: a disk fault)
+    # What the target's data directory is for this fault: "plain" (a directory), "faulty" (powerfs,
+    # set up for disk faults) or "power" (powerfs, for a power cut). In a sequence the strongest
+    # part owns the directory and the others act on it (`attach`).
+    disk: ClassVar[str] = "plain"
+    meaning: ClassVar[str] = ""  # for the report: what this fault stands for in a session store's life
 
     def __init__(self, options: Any = None) -> None:
         self.options = options if options is not None else self.Options()
+        self.key = self.name  # the name in results: with the parameters the user set, "eio-write:mode=once"
 
     @classmethod
     def from_options(cls, given: dict[str, Any]) -> "Fault":
@@ -83,14 +123,34 @@ class Fault(ABC):
             raise HarnessError(f"fault {cls.name}: {exc}") from None
 
     def spec(self) -> FaultSpec:
-        return FaultSpec(self.name, {f.name: getattr(self.options, f.name) for f in fields(self.options)})
+        options = {f.name: getattr(self.options, f.name) for f in fields(self.options)}
+        return FaultSpec(self.name, options, key=self.key if self.key != self.name else "")
 
     def check(self) -> None:
         """Raise HarnessError if this fault cannot run here (checked before any trial)."""
 
+    def check_with(self, config: ConfigSpec, workload: Any) -> None:
+        """Raise HarnessError if this fault cannot run on this config and load (before any trial)."""
+
     @abstractmethod
     def session(self, data_dir: Path, seed: int) -> FaultSession:
         """Set up this fault for one trial whose target server's data lives in `data_dir`."""
+
+    def attach(self, owner: FaultSession, seed: int) -> FaultSession:
+        """This fault acting on another fault's set-up (a sequence's owner of the directory)."""
+        return self.session(owner.server_dir, seed)
+
+    def watch_s(self) -> float:
+        """Seconds the load goes on after the injection when the server keeps running."""
+        return 0.0
+
+    def groups(self) -> tuple[type[Columns], ...]:
+        """Every column group this fault fills in trials.csv (a sequence: its own and its parts')."""
+        return (self.columns,) if self.columns is not None else ()
+
+    def stops_at_once(self) -> bool:
+        """Is the server down the moment this fault is injected? (A sequence stops it later, and says when.)"""
+        return self.stops_server
 
     @classmethod
     def caveat(cls, values: dict[str, list[str]], measured: list) -> str | None:

@@ -24,6 +24,7 @@ class Kill9(Fault):
     description = ("`kill9`: send `SIGKILL` to the server (kill -9), a process crash: the operating system and "
                    "its page cache survive, so whatever Redis wrote to a file survives too.")
     order = 10
+    meaning = "a process crash: the OOM killer, a segfault, `docker kill`, a node agent that SIGKILLs"
 
     def session(self, data_dir: Path, seed: int) -> FaultSession:
         return _KillSession(data_dir)

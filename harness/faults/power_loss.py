@@ -4,9 +4,10 @@ survived, and the trial restarts the server on it."""
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 from harness.errors import HarnessError
 from harness.faults.base import Fault, FaultSession
@@ -43,6 +44,7 @@ class PowerLossFacts(Columns):
     torn_bytes_kept: int = 0  # of those, what a torn cut let survive
     metadata_dropped: int = 0  # strict: namespace changes whose directory was never fsynced
     metadata_dropped_detail: str = ""  # the first few of them
+    last_fsync_ns: int = 0  # the last file fsync that succeeded before the cut (wall clock)
 
 
 class _PowerLossSession(FaultSession):
@@ -62,9 +64,13 @@ class _PowerLossSession(FaultSession):
         return self
 
     def inject(self, topology, took_effect) -> PowerLossFacts:
+        # SIGKILL first, then the cut, then wait for the process to be gone: a thread stuck in a
+        # stalled fsync (fault slow-fsync before this one) cannot die before its FUSE call ends,
+        # and the cut must not wait for the stall (that fsync never completed).
+        topology.primary.signal(signal.SIGKILL)
+        counters = self.fs.cut(torn=self.torn, seed=self.seed)
         topology.primary.kill()
         took_effect()
-        counters = self.fs.cut(torn=self.torn, seed=self.seed)
         self.fs.remount()
         writeback = self.options.writeback_s
         return PowerLossFacts(
@@ -73,6 +79,7 @@ class _PowerLossSession(FaultSession):
             torn_bytes_kept=counters.get("torn_bytes_kept", 0),
             metadata_dropped=counters.get("pending_metadata_ops_dropped", 0),
             metadata_dropped_detail="; ".join(counters.get("dropped_metadata", [])[:5]),
+            last_fsync_ns=int(counters.get("last_fsync_ns", 0)),
         )
 
     def __exit__(self, *exc) -> None:
@@ -101,6 +108,8 @@ class PowerLoss(Fault):
                    "that simulates a disk): everything not fsynced is gone. Remount it and restart the server on "
                    "what survived.")
     cuts_power = True
+    disk = "power"
+    meaning = "a power failure of the machine (or a VM or container host that dies with its page cache)"
     order = 20
     Options = PowerLossOptions
     columns = PowerLossFacts

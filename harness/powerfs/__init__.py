@@ -280,6 +280,18 @@ class PowerFS:
         """Make everything durable now (like sync(1))."""
         self._request({"cmd": "sync"})
 
+    def set_faults(self, **settings) -> dict:
+        """A disk fault from now on (stall_fsync_s, eio_write, eio_fsync, free_bytes, files, for_s:
+        harness/powerfs/faults.py); returns what is set. A stall needs `multithreaded=True`: on one
+        thread the stalled fsync would hold up every other call too."""
+        if settings.get("stall_fsync_s") and not self.multithreaded:
+            raise PowerFSError("an fsync stall needs the multithreaded daemon (PowerFS(multithreaded=True))")
+        return self._request({"cmd": "fault", "set": settings})["faults"]
+
+    def clear_faults(self) -> None:
+        """No disk fault from now on; a stalled fsync runs at once."""
+        self._request({"cmd": "clear"})
+
     def cut(self, torn: bool = False, seed: int = 0) -> dict:
         """Power cut: every change not durable is lost (torn: a seeded page-aligned part of each
         file's unsynced writes is kept). The daemon exits and the mount is gone afterwards.

@@ -10,6 +10,9 @@ protocol on a Unix socket: one JSON object per line in each direction.
     {"cmd": "cut", "torn": false, "seed": 0} -> {"ok": true, "result": {...}}, then the daemon
                                                unmounts (lazily if busy) and exits
     {"cmd": "stop"}                         -> {"ok": true}, then a clean stop (as SIGTERM)
+    {"cmd": "fault", "set": {...}}          -> {"ok": true, "faults": {...}}  a disk fault from now on
+                                               (settings: harness/powerfs/faults.py)
+    {"cmd": "clear"}                        -> {"ok": true}   no disk fault; stalled fsyncs run now
 
 Errors answer {"ok": false, "error": "..."}. SIGTERM, SIGINT, SIGHUP, the death of the parent
 process (with --exit-with-parent) and an unmount from outside all stop it cleanly: a clean stop
@@ -95,6 +98,7 @@ class Daemon:
             return
         self.stopping.set()
         log.info("stopping (%s): making everything durable, unmounting", why)
+        self.ops.release_stalls()  # a stalled fsync holds the kernel's inode lock: pull() would wait on it
         self.pull()
         with self.state.lock:
             if not self.state.dead:
@@ -192,9 +196,14 @@ class Daemon:
         if cmd == "cut":
             torn = bool(request.get("torn", False))
             seed = int(request.get("seed", 0))
-            self.pull()  # what programs wrote is in the model before it is cut
+            if not self.ops.stalling:
+                # What programs wrote is in the model before it is cut. Not during a stalled fsync:
+                # the kernel holds that file's lock, so the pull would wait for the stall to end,
+                # and whatever it would bring in was never fsynced anyway (lost either way).
+                self.pull()
             with self.state.lock:
                 result = self.state.cut(torn=torn, seed=seed)
+            self.ops.unstalled.set()  # a stalled fsync wakes to a dead filesystem: EIO, nothing durable
             self.stopping.set()
             log.info("power cut (torn=%s seed=%s): %s bytes unsynced, %s metadata ops dropped",
                      torn, seed, result["unsynced_bytes_at_cut"], result["pending_metadata_ops_dropped"])
@@ -202,6 +211,14 @@ class Daemon:
             return {"ok": True, "result": result}, self._unmount_and_exit
         if cmd == "stop":
             return {"ok": True}, lambda: self.clean_stop("stop command")
+        if cmd == "fault":
+            faults = self.ops.set_faults(dict(request.get("set") or {}))
+            log.info("disk fault set: %s", faults)
+            return {"ok": True, "faults": faults}, None
+        if cmd == "clear":
+            self.ops.release_stalls()
+            log.info("disk faults cleared")
+            return {"ok": True}, None
         return {"ok": False, "error": f"unknown command {cmd!r}"}, None
 
     # -- main -------------------------------------------------------------------------------

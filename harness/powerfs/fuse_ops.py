@@ -16,6 +16,7 @@ import errno
 import logging
 import os
 import stat
+import threading
 
 # mfusepy looks for libfuse 2 first; this filesystem is written for libfuse 3 (its config
 # struct, rename flags, nullpath_ok), so ask for it by name.
@@ -52,6 +53,24 @@ class PowerOps(mfusepy.Operations):
         self.attr_timeout = attr_timeout
         self.kernel_cache_enabled = False
         self.on_destroy = None  # called (no lock held) when libfuse tears the filesystem down
+        # Set: no fsync stalls (faults cleared, power cut, stopping); cleared while a stall is set.
+        self.unstalled = threading.Event()
+        self.unstalled.set()
+        self.stalling = 0  # fsyncs waiting in a stall now
+
+    def set_faults(self, settings: dict) -> dict:
+        with self.lock:
+            active = self.state.set_faults(settings)
+        if active.get("stall_fsync_s"):
+            self.unstalled.clear()
+        return active
+
+    def release_stalls(self) -> None:
+        """Clear the disk faults and wake every stalled fsync (it then runs, or fails if the power is off)."""
+        with self.lock:
+            if not self.state.dead:
+                self.state.clear_faults()
+        self.unstalled.set()
 
     # -- lifecycle ----------------------------------------------------------------------
     def init_with_config(self, conn, config) -> None:
@@ -101,9 +120,14 @@ class PowerOps(mfusepy.Operations):
 
     def statfs(self, path):
         st = os.statvfs(self.state.backing)
-        return {key: getattr(st, key) for key in (
+        out = {key: getattr(st, key) for key in (
             "f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree", "f_favail",
             "f_flag", "f_namemax")}
+        with self.lock:
+            free = self.state.free_bytes()
+        if free is not None:  # a byte quota (disk fault enospc): report what is left of it
+            out["f_bfree"] = out["f_bavail"] = min(out["f_bavail"], free // max(1, out["f_frsize"]))
+        return out
 
     # -- directories ----------------------------------------------------------------------
     def opendir(self, path):
@@ -212,6 +236,21 @@ class PowerOps(mfusepy.Operations):
         return 0
 
     def fsync(self, path, datasync, fh):
+        # A disk fault may stall it: wait outside the lock, so the daemon keeps serving other
+        # calls (on libfuse's multithreaded loop; one thread would wait with it). What it cannot
+        # free is the kernel's own lock: Linux's FUSE driver holds the file's inode lock for the
+        # whole FSYNC request (fs/fuse/file.c, fuse_fsync), so a write() to the *same* file waits
+        # for the stalled fsync; reads, stat and other files do not (measured: README, powerfs).
+        with self.lock:
+            stall = self.state.fsync_stall(fh)
+        if stall > 0:
+            with self.lock:
+                self.stalling += 1
+            try:
+                self.unstalled.wait(stall)
+            finally:
+                with self.lock:
+                    self.stalling -= 1
         with self.lock:
             fd = self.state.fsync(fh, bool(datasync))
         if fd is not None:  # real_sync: pay for a real flush, outside the lock

@@ -52,6 +52,10 @@ Power cut (`cut`)
     the same history give the same result. Pending namespace operations are dropped in both.
 Clean stop (`sync_all`)
     An unmount without a cut is a clean unmount: everything becomes durable, as umount syncs.
+Disk faults (`set_faults`, `clear_faults`; the rules are in `harness/powerfs/faults.py`)
+    While set, a matching write may fail with EIO, be cut short or fail with ENOSPC at a byte
+    quota, and a matching fsync may fail with EIO (nothing made durable) or stall (the FUSE
+    layer waits `fsync_stall()` seconds before running it). A failed call changes nothing.
 
 The class is not thread-safe: callers hold `lock` around every call (the FUSE layer does).
 """
@@ -69,6 +73,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from harness.powerfs.faults import DiskFaults
 
 PAGE = 4096
 ROOT = 1
@@ -186,10 +192,13 @@ class MetaOp:
 # page), dirty_files and pending_metadata_ops; cut() reports them as unsynced_bytes_at_cut,
 # dirty_files_at_cut, pending_metadata_ops_dropped, plus torn, seed, torn_bytes_kept,
 # torn_pages_kept and torn_files (one entry per torn file: mode, sizes, pages kept).
+# Disk faults: eio_writes, eio_fsyncs, enospc_writes (refused), short_writes (cut at the quota),
+# stalled_fsyncs; stats() adds last_fsync_ns and last_fsync_path (the last file fsync that
+# succeeded: wall clock, ns) and the faults set now.
 COUNTERS = (
     "writes", "bytes_written", "reads", "bytes_read", "truncates", "fsyncs", "fsync_bytes", "dir_fsyncs",
     "metadata_ops", "metadata_ops_committed", "writeback_flushes", "writeback_bytes",
-    "writeback_metadata_ops",
+    "writeback_metadata_ops", "eio_writes", "eio_fsyncs", "enospc_writes", "short_writes", "stalled_fsyncs",
 )
 
 
@@ -222,6 +231,8 @@ class PowerState:
         self.inodes: dict[int, Inode] = {}
         self.log: list[MetaOp] = []
         self.counters = dict.fromkeys(COUNTERS, 0)
+        self.faults = DiskFaults()
+        self.last_fsync: tuple[int, str] = (0, "")  # (wall clock ns, path) of the last good file fsync
         self.dead = False  # after cut() or close(): every call fails with EIO
         self.cut_result: dict | None = None
         self.skipped: list[str] = []  # backing entries that are neither files nor directories
@@ -701,6 +712,9 @@ class PowerState:
             return 0
         if offset < 0:
             raise _err(errno.EINVAL)
+        if self.faults.any:
+            n = self._faulted_write(node, offset, n)
+            data = memoryview(data)[:n]
         view = memoryview(data)
         pages = node.pages
         valid_end = min(node.valid_limit, node.durable_size)
@@ -777,6 +791,8 @@ class PowerState:
         if size < 0:
             raise _err(errno.EINVAL)
         self.counters["truncates"] += 1
+        if self.faults.any:
+            self.faults.resized(self.path_of(ino), node.size, size, self.clock())  # a shrink gives quota back
         if size < node.size:
             keep_pages = (size + PAGE - 1) // PAGE
             for index in [i for i in node.pages if i >= keep_pages]:
@@ -834,8 +850,15 @@ class PowerState:
         """Make the file's data durable. Returns a duplicated store fd to sync for real (real_sync)
         outside the lock, which the caller closes, or None."""
         node = self._file(ino)
+        if self.faults.any:
+            try:
+                self.faults.check_fsync(self.path_of(ino), self.clock())
+            except OSError:
+                self.counters["eio_fsyncs"] += 1
+                raise
         self.counters["fsyncs"] += 1
         self.counters["fsync_bytes"] += self._flush_file(node)
+        self.last_fsync = (time.time_ns(), self.path_of(ino) or "")
         if self.real_sync:
             return os.dup(self._fd(ino))
         return None
@@ -889,8 +912,55 @@ class PowerState:
             dirty_files=sum(1 for n in self.inodes.values() if not n.is_dir and n.dirty) if live else 0,
             pending_metadata_ops=len(self.log),
             cut=self.cut_result is not None,
+            last_fsync_ns=self.last_fsync[0],
+            last_fsync_path=self.last_fsync[1],
+            faults=self.faults.describe() if self.faults.active(self.clock()) else None,
         )
         return out
+
+    # ------------------------------------------------------------------ disk faults
+    def set_faults(self, settings: dict) -> dict:
+        """Start failing as `settings` say (harness/powerfs/faults.py); replaces faults set before."""
+        self._alive()
+        self.faults = DiskFaults.parse(settings, self.clock())
+        return self.faults.describe()
+
+    def clear_faults(self) -> None:
+        self.faults = DiskFaults()
+
+    def fsync_stall(self, ino: int) -> float:
+        """Seconds a fsync of this file must wait before it runs (0: none); counted."""
+        if not self.faults.any:
+            return 0.0
+        stall = self.faults.stall_for(self.path_of(ino), self.clock())
+        if stall > 0:
+            self.counters["stalled_fsyncs"] += 1
+        return stall
+
+    def free_bytes(self) -> int | None:
+        """What statfs reports as free while a byte quota is set (None: the backing disk's)."""
+        return self.faults.quota(self.clock()) if self.faults.any else None
+
+    def _faulted_write(self, node: Inode, offset: int, n: int) -> int:
+        """How many bytes of this write the disk faults let through (raising EIO / ENOSPC)."""
+        now = self.clock()
+        try:
+            allowed = self.faults.allowed_write(self.path_of(node.ino), offset, node.size, n, now)
+        except OSError as exc:
+            self.counters["eio_writes" if exc.errno == errno.EIO else "enospc_writes"] += 1
+            raise
+        if allowed < n:
+            self.counters["short_writes"] += 1
+        return allowed
+
+    def path_of(self, ino: int) -> str:
+        """The current path of an inode inside the mount ('' for the root or a file with no name)."""
+        parts = []
+        node = self.inodes.get(ino)
+        while node is not None and node.ino != ROOT and node.name is not None:
+            parts.append(node.name)
+            node = self.inodes.get(node.parent) if node.parent is not None else None
+        return "/".join(reversed(parts))
 
     def sync_all(self) -> None:
         """A clean unmount: every file's data and every pending name become durable."""

@@ -79,7 +79,7 @@ def table_of(columns: list[Column], frame: pd.DataFrame, hide_empty: bool = True
 # -- the columns the faults add ------------------------------------------------------------------
 
 def _owned_by(group: type[Columns], fault: object) -> bool:
-    return faults.info(str(fault)).columns is group
+    return group in faults.groups_of(str(fault))
 
 
 def fault_columns(numeric_only: bool = False) -> list[Column]:

@@ -21,6 +21,7 @@ PLACES = {
     "histogram.hdr": "histograms/{trial_id}.hdr",
     files.CEILING: "ceilings/{trial_id}.json",
     files.EVIDENCE: "evidence/{trial_id}",  # a folder: the scenario's extra evidence (evicted keys...)
+    files.SERVER: "server/{trial_id}.json",  # what the server said of itself (reaction, loss bound)
 }
 HOST_KEYS = ("host", "kernel", "os", "filesystem", "cpu_count", "cpu_model", "python", "disk_fsync")
 

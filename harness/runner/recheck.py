@@ -7,6 +7,7 @@ survivors/ and the histograms are rewritten; everything measured on the server s
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pandas as pd
 from harness import checkers, schema
 from harness.ceiling import CeilingColumns
 from harness.checkers import Evidence
+from harness.checkers.base import ServerEvidence
 from harness.errors import HarnessError
 from harness.record import Times, TrialRecord
 from harness.runner.evidence import read_evidence
@@ -32,6 +34,15 @@ def _times(record: TrialRecord, history: pd.DataFrame) -> Times:
     return times
 
 
+def _server(run_dir: Path, trial_id: str) -> ServerEvidence | None:
+    """What the server said of itself in the trial (server/<trial>.json), for the checkers that read it."""
+    path = run_dir / "server" / f"{trial_id}.json"
+    try:
+        return ServerEvidence.from_dict(json.loads(path.read_text())) if path.is_file() else None
+    except ValueError as exc:
+        raise HarnessError(f"{path}: not JSON ({exc})") from None
+
+
 def _checker_names(run_dir: Path, trial_id: str) -> tuple[str, ...]:
     path = run_dir / "specs" / f"{trial_id}.json"
     return TrialSpec.read(path).checkers if path.is_file() else DEFAULT_CHECKERS
@@ -47,7 +58,7 @@ def recheck_trial(run_dir: Path, record: TrialRecord) -> TrialRecord:
     survivors = survivors.drop(columns=[c for c in VERDICT_COLUMNS if c in survivors.columns])
     ceiling = record.get(CeilingColumns)
     evidence = Evidence(history, survivors, _times(record, history), ceiling.ceiling_ops_s if ceiling else float("nan"),
-                        extra=read_evidence(run_dir / "evidence" / trial_id))
+                        extra=read_evidence(run_dir / "evidence" / trial_id), server=_server(run_dir, trial_id))
     groups = list(record.groups)
     for verdict in checkers.run_checkers(_checker_names(run_dir, trial_id), evidence):
         kinds = [type(g) for g in groups]

@@ -7,6 +7,7 @@
     survivors.parquet  what came back after the restart, with each key's verdict
     histogram.hdr      the load's latency histogram
     ceiling.json       redis-benchmark's per-command results
+    server.json        what the server said of itself: CONFIG, INFO around the fault, its log (checkers.ServerEvidence)
     logs/<server>.log  each server's log
     configs/<name>.conf the config it ran
     evidence/          what the scenario measured besides the history (harness.runner.evidence)
@@ -36,6 +37,7 @@ HISTORY = "history.parquet"
 SURVIVORS = "survivors.parquet"
 CEILING = "ceiling.json"
 EVIDENCE = "evidence"
+SERVER = "server.json"
 
 
 class Shard:

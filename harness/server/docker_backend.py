@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -58,7 +59,8 @@ class DockerServer(Server):
                 self.image.tag,
                 entrypoint=[self.image.command],
                 command=server_args(config_in_container, self.port, DATA_MOUNT),
-                name=f"crash-matrix-{self.run_id}-{self.spec.name}".replace("+", "-"),
+                # Docker names allow [a-zA-Z0-9_.-]: a fault's name may hold + : , = (sequences, parameters).
+                name=re.sub(r"[^a-zA-Z0-9_.-]", "-", f"crash-matrix-{self.run_id}-{self.spec.name}"),
                 detach=True,
                 network_mode="host",
                 user=f"{os.getuid()}:{os.getgid()}",  # files in the data dir belong to the caller
@@ -88,8 +90,25 @@ class DockerServer(Server):
         self.container.wait(timeout=60)
 
     def signal(self, signum: int) -> None:
-        if self.container is not None:
+        """Send the signal and return at once. The engine's kill with SIGKILL waits for the container to
+        exit, which a process stuck in a stalled fsync cannot do until the fsync returns (a power cut
+        must come before that): SIGKILL goes to the container's PID 1 from here, as `kill -9 <pid>` on
+        the host would (the container runs as this user; its kernel namespace dies with PID 1)."""
+        if self.container is None:
+            return
+        if signum == signal.SIGKILL:
+            try:
+                self.container.reload()
+                pid = int(self.container.attrs.get("State", {}).get("Pid") or 0)
+                if pid > 0:
+                    os.kill(pid, signum)
+                    return
+            except (docker.errors.APIError, ProcessLookupError, PermissionError):
+                pass  # gone already, or not ours to signal: the engine's kill below
+        try:
             self.container.kill(signal=signal.Signals(signum).name)
+        except docker.errors.APIError:
+            pass  # not running (it exited on its own): nothing to signal
 
     def is_running(self) -> bool:
         if self.container is None:

@@ -5,7 +5,9 @@ Redis and Valkey write the same lines; these are the ones the harness relies on.
 
 from __future__ import annotations
 
+import calendar
 import re
+import time
 from dataclasses import dataclass
 
 from harness.server.net import LOOPBACK
@@ -100,3 +102,40 @@ def rdb_load_counts(log: str) -> tuple[int, int] | None:
     if not found:
         return None
     return sum(int(a) for a, _ in found), sum(int(b) for _, b in found)
+# "12345:M 01 Dec 2026 07:25:25.123 * Ready to accept connections" (Redis and Valkey, legacy format);
+# the role is M (main), C (a child: BGSAVE, rewrite), S (replica), X (sentinel).
+_LINE = re.compile(r"^(\d+):([A-Z]) (\d{2}) (\w{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) (.) (.*)$", re.MULTILINE)
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                         "Dec"), 1)}
+
+
+@dataclass(frozen=True)
+class LogLine:
+    at_ns: int  # wall clock, UTC (the line's local time plus the log's offset)
+    pid: int
+    role: str  # M main, C child
+    text: str
+
+
+def _local_ns(match: re.Match) -> int:
+    day, month, year, hh, mm, ss, ms = match.group(3, 4, 5, 6, 7, 8, 9)
+    seconds = calendar.timegm((int(year), _MONTHS.get(month, 1), int(day), int(hh), int(mm), int(ss)))
+    return seconds * 1_000_000_000 + int(ms) * 1_000_000
+
+
+def log_lines(log: str, offset_s: float = 0.0) -> list[LogLine]:
+    """Every timestamped line of a log, its time made UTC with `offset_s` (log_clock_offset_s)."""
+    shift = int(offset_s * 1e9)
+    return [LogLine(_local_ns(m) + shift, int(m.group(1)), m.group(2), m.group(11)) for m in _LINE.finditer(log)]
+
+
+def log_clock_offset_s(log: str, started_ns: int) -> float:
+    """What to add to the log's local times to get UTC. The server writes local time (a container
+    without a zone file: UTC; a process: this machine's zone); of the two, the one that puts the
+    log's first line nearest the moment the harness started it."""
+    first = _LINE.search(log)
+    if first is None or not started_ns:
+        return 0.0
+    local = _local_ns(first)
+    candidates = {0.0, float(-time.localtime(started_ns / 1e9).tm_gmtoff)}
+    return min(candidates, key=lambda offset: abs(local + offset * 1e9 - started_ns))

@@ -58,6 +58,27 @@ def persist_baseline(client: redis.Redis, timeout_s: float = 120.0) -> list[str]
     return done
 
 
+def server_state(client: redis.Redis) -> dict:
+    """What the server says of its persistence and its errors, in one dict: INFO persistence, stats
+    and errorstats (the error replies it sent, by prefix), and its clock (`server_time_usec`)."""
+    state: dict = {}
+    for section in ("persistence", "stats", "errorstats"):
+        state.update(client.info(section))
+    state["server_time_usec"] = int(client.info("server").get("server_time_usec", 0))
+    # errorstat_MISCONF: {'count': 12} -> 12
+    return {k: (v.get("count", 0) if isinstance(v, dict) else v if isinstance(v, (int, float, str)) else str(v))
+            for k, v in state.items()}
+
+
+def persistence_config(client: redis.Redis) -> dict:
+    """CONFIG GET of what decides what survives: save points, appendonly, appendfsync, AOF rewrites."""
+    found: dict = {}
+    for name in ("save", "appendonly", "appendfsync", "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size",
+                 "aof-use-rdb-preamble", "rdbchecksum", "no-appendfsync-on-rewrite"):
+        found.update({k: str(v) for k, v in client.config_get(name).items()})
+    return found
+
+
 @dataclass(frozen=True)
 class DiskUsage:
     rdb_bytes: int

@@ -17,6 +17,8 @@ from harness.report.sections.crash_matrix.driver import driver_notes, driver_tab
 from harness.report.sections.crash_matrix.fsync import fsync_notes
 from harness.report.sections.crash_matrix.hosts import comparison_notes, hosts_section
 from harness.report.sections.crash_matrix.latency import latency_chart
+from harness.report.sections.crash_matrix.loss_bound import loss_bound_section
+from harness.report.sections.crash_matrix.per_fault import fault_sections
 from harness.report.sections.crash_matrix.method import Method, method
 from harness.report.sections.crash_matrix.recommend import recommendation
 from harness.report.sections.crash_matrix.servers import server_comparison, skipped_notes
@@ -40,6 +42,12 @@ TRADEOFF_CAPTION = ("Throughput against acknowledged sessions lost (median, bars
 LATENCY_CAPTION = ("Latency of acknowledged operations per 100 ms (p50 and p99, by completion time) in the first "
                    "trial of each config and fault; crosses are operations whose outcome is unknown, placed when "
                    "they were sent; the grey band is the outage from the fault to ready (red: the restart failed).")
+
+
+FAULTS_INTRO = ("Per fault and config, read from the server (INFO, its log) and from what clients got: how the server "
+                "reacted, the error replies by prefix, how acknowledgements came while the fault acted (from the fault "
+                "until the server stopped or the fault was over), what the checker found lost or corrupt. Medians "
+                "over trials.")
 
 
 def _paragraphs(texts: list[str], style: str = "body") -> list[Paragraphs]:
@@ -93,6 +101,15 @@ def _method_blocks(steps: Method) -> list:
             Paragraphs(["The checker's categories, per session:"]), Definitions(steps.categories)]
 
 
+def _faults_part(run: RunData) -> list[Section]:
+    """A section per fault (what the server did, what clients saw, what was lost), and what bounded each loss."""
+    per_fault = fault_sections(run.trials)
+    bound = loss_bound_section(run.trials, run.config_texts)
+    parts = [Section("What each fault did", [Paragraphs([FAULTS_INTRO], "note")], anchor="faults",
+                     sections=per_fault)] if per_fault else []
+    return parts + ([bound] if bound is not None else [])
+
+
 def build(run: RunData, out_dir: Path) -> ScenarioReport:
     summary = summary_table(run.trials)
     ceiling = has_ceiling(summary)
@@ -112,6 +129,7 @@ def build(run: RunData, out_dir: Path) -> ScenarioReport:
         Section("Driver against server", [
             Paragraphs([DRIVER_INTRO], "note"), *([driver_table(summary)] if ceiling else []),
             *_paragraphs(driver_notes(summary))], anchor="driver"),
+        *_faults_part(run),
         charts,
         Section("Method", _method_blocks(steps), anchor="method"),
         Section("Caveats", [Bullets(caveats(_with_trial_facts(run), run.trials))], anchor="caveats"),

@@ -66,10 +66,15 @@ def _fault_step(fault_names: list[str]) -> str:
     """When and how the fault strikes, in each fault's own words."""
     when = "At a random moment in the second half of the load (so the load is in full swing), "
     after = (" Clients see their connections drop; requests in flight end with an unknown outcome. Users move "
-             "to new sessions only once the fault took effect (the server's process gone): every write the old "
-             "server acknowledged until then is checked (*acked after fault* counts those it acknowledged after "
-             "the fault was issued).")
-    how = " ".join(fault_info(f).description for f in fault_names)
+             "to new sessions only once the server has stopped (its process gone): every write the old server "
+             "acknowledged until then is checked (*acked after fault* counts those it acknowledged after the "
+             "fault was issued).")
+    found = [fault_info(f) for f in fault_names]
+    how = " ".join(dict.fromkeys(f.description for f in found))
+    if any(not f.stops_server or "+" in f.name for f in found):
+        after += (" A disk fault leaves the server running: the load goes on while it acts (its `watch_s`), the "
+                  "server's INFO is read before and after, then the fault is lifted (space back, errors cleared, "
+                  "stalls released); a sequence crashes the server `delay_s` after its disk fault.")
     return when + ("inject the fault. " if len(fault_names) == 1 else "inject the trial's fault. ") + how + after
 
 
@@ -120,8 +125,9 @@ def method(environment: dict, faults: list[str], duration_s: object = None, conc
         "one. Each user belongs to one client, so every session's operations are sequential, and every "
         "operation is recorded with its start time, end time, outcome and reply (the history).",
         _fault_step(faults),
-        "Restart the server on the same data directory with the same config; the time until it answers again "
-        "(data loaded) is the recovery time. Clients reconnect and log in new users (phase `after`), which "
+        "Restart the server (if the fault stopped it) on the same data directory with the same config; the time "
+        "until it answers again (data loaded) is the recovery time. Clients reconnect and log in new users "
+        "(phase `after`), which "
         "shows the outage from a client's side in the charts."
         + (" If the server will not start on what survived (it refuses a damaged file), the restart has failed: "
            "every session the history says should exist is counted as lost, and recovery time and downtime are "

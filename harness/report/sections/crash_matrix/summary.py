@@ -36,10 +36,12 @@ OUTCOME_COLUMNS = ("trials_without_loss", "restart_failed", "restart_error", "ao
 
 def _fault_fields() -> list[tuple[type[Columns], str, bool]]:
     """(group, column, is a number) for every column a fault adds to trials.csv."""
-    found = []
+    found, seen = [], set()
     for group in faults.column_groups():
         for name, default in group().to_row().items():
-            found.append((group, name, isinstance(default, (int, float)) and not isinstance(default, bool)))
+            if name not in seen:  # two groups may share a column (one column in trials.csv)
+                seen.add(name)
+                found.append((group, name, isinstance(default, (int, float)) and not isinstance(default, bool)))
     return found
 
 
@@ -89,10 +91,10 @@ def _distinct_text(values: pd.Series) -> str | None:
 def _fault_facts(fault: str, group: pd.DataFrame) -> dict[str, object]:
     """The fault's own columns (median of a number, distinct values of a text), only under a fault
     that records them: under kill -9 there was no cut, so no 'unsynced bytes at cut' to count."""
-    owned = faults.info(fault).columns
+    owned = faults.groups_of(fault)
     row: dict[str, object] = {}
     for kind, name, is_number in _fault_fields():
-        if kind is not owned:
+        if kind not in owned:
             row[name] = float("nan") if is_number else None
         else:
             row[name] = pd.to_numeric(group[name], errors="coerce").median() if is_number else \
