@@ -15,12 +15,15 @@ import click
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.failover_cli import failover_from_cli, failover_options
 from harness.spec import ServerChoice, Timeline
 from harness.workload.session import Mix, WorkloadParams
 from scenarios.crash_matrix import MatrixOptions
 
 QUICK_DURATION_S = 3.0
 QUICK_AFTER_S = 0.5
+RUN_SCENARIOS = ("crash-matrix", "failover")  # what `run` runs (the recovery curve is its own command)
+DEFAULT_SCENARIOS = ["crash-matrix", "failover"]
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -68,6 +71,9 @@ def main() -> None:
 
 
 @main.command()
+@click.option("--scenarios", "scenario_names", multiple=True, metavar="NAMES",
+              help=f"Scenarios to run in one run folder and report: {', '.join(RUN_SCENARIOS)}. "
+                   f"Default: {' '.join(DEFAULT_SCENARIOS)}.")
 @click.option("--configs", "config_names", multiple=True, metavar="NAMES",
               help="Configs to run (file names in --configs-dir without .conf), space or comma separated. "
                    "Default: every file.")
@@ -123,31 +129,60 @@ def main() -> None:
 @click.option("--value-bytes", type=click.IntRange(50), default=WorkloadParams.value_bytes, show_default=True,
               help="Size of a session's JSON value.")
 @click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
-def run(config_names, configs_dir, fault_names, fs_metadata, fs_writeback, trials, duration, quick, backend, image, server_bin, results_root,
-        keep_data, port, seed, concurrency, connections, users, rate_ops_s, ceiling_requests, baseline_sessions,
-        ttl_s, mix, value_bytes, plain) -> None:
-    """Run the crash matrix and write results/<run id>/ with trials.csv and the report."""
-    import scenarios.crash_matrix as crash_matrix  # noqa: PLC0415 - keep `--help` fast
+@failover_options
+def run(**kw) -> None:
+    """Run the scenarios (the crash matrix and the failover by default) and write results/<run id>/
+    with trials.csv and the report."""
+    import scenarios  # noqa: PLC0415 - keep `--help` fast
+    from harness.runner.local import combine  # noqa: PLC0415
 
     try:
-        workload = WorkloadParams(concurrency=concurrency, connections=connections, users=users,
-                                  rate_ops_s=rate_ops_s, baseline_sessions=baseline_sessions,
-                                  ttl_s=ttl_s, value_bytes=value_bytes, mix=Mix.parse(mix))
-        timeline = Timeline(duration_s=QUICK_DURATION_S if quick else duration,
-                            after_s=QUICK_AFTER_S if quick else Timeline.after_s, ceiling_requests=ceiling_requests)
-        options = MatrixOptions(
-            configs_dir=configs_dir, config_names=_names(config_names), fault_names=_names(fault_names),
-            fault_settings={"fs_metadata": fs_metadata, "fs_writeback": fs_writeback},
-            trials=1 if quick else trials, timeline=timeline, server=ServerChoice.of(backend, image, server_bin),
-            results_root=results_root, keep_data=keep_data, port=port, workload=workload,
-            **({"seed": seed} if seed is not None else {}),
-        )
-        plan = crash_matrix.plan(options)
+        names = _names(kw["scenario_names"]) or DEFAULT_SCENARIOS
+        unknown = [name for name in names if name not in RUN_SCENARIOS]
+        if unknown:
+            raise HarnessError(f"unknown scenario {', '.join(map(repr, unknown))}: available are "
+                               f"{', '.join(RUN_SCENARIOS)} (the recovery curve is its own command)")
+        workload = WorkloadParams(concurrency=kw["concurrency"], connections=kw["connections"], users=kw["users"],
+                                  rate_ops_s=kw["rate_ops_s"], baseline_sessions=kw["baseline_sessions"],
+                                  ttl_s=kw["ttl_s"], value_bytes=kw["value_bytes"], mix=Mix.parse(kw["mix"]))
+        server = ServerChoice.of(kw["backend"], kw["image"], kw["server_bin"])
+        plans, what = [], []
+        for name in dict.fromkeys(names):
+            plan, line = _scenario_plan(name, kw, workload, server)
+            plans.append(plan)
+            what.append(line)
+        plan = combine(plans)
     except HarnessError as exc:
         _fail(str(exc))
-    _run_plan(crash_matrix, plan, options.results_root, plain,
-              f"{len(plan.configs)} config(s) x {len(plan.environment['faults'])} fault(s) x {options.trials} "
-              f"trial(s), {timeline.duration_s:g} s of load each, seed {options.seed}")
+    _run_plan(scenarios.combined(list(dict.fromkeys(names))), plan, kw["results_root"], kw["plain"],
+              "; ".join(what))
+
+
+def _scenario_plan(name: str, kw: dict, workload: WorkloadParams, server: ServerChoice):
+    """One scenario's plan from `run`'s options, and a line saying what it will run."""
+    quick = kw["quick"]
+    if name == "failover":
+        import scenarios.failover as failover  # noqa: PLC0415
+
+        options = failover_from_cli(kw, workload, server, quick)
+        plan = failover.plan(options)
+        return plan, (f"failover: {len(plan.specs)} trial(s) ({', '.join(options.faults)} x "
+                      f"{', '.join(options.acks)} x {', '.join(options.clients)}), seed {options.seed}")
+    import scenarios.crash_matrix as crash_matrix  # noqa: PLC0415
+
+    timeline = Timeline(duration_s=QUICK_DURATION_S if quick else kw["duration"],
+                        after_s=QUICK_AFTER_S if quick else Timeline.after_s, ceiling_requests=kw["ceiling_requests"])
+    options = MatrixOptions(
+        configs_dir=kw["configs_dir"], config_names=_names(kw["config_names"]), fault_names=_names(kw["fault_names"]),
+        fault_settings={"fs_metadata": kw["fs_metadata"], "fs_writeback": kw["fs_writeback"]},
+        trials=1 if quick else kw["trials"], timeline=timeline, server=server, results_root=kw["results_root"],
+        keep_data=kw["keep_data"], port=kw["port"], workload=workload,
+        **({"seed": kw["seed"]} if kw["seed"] is not None else {}))
+    plan = crash_matrix.plan(options)
+    return plan, (f"crash matrix: {len(plan.configs)} config(s) x {len(plan.environment['faults'])} fault(s) x "
+                  f"{options.trials} trial(s), {timeline.duration_s:g} s of load each, seed {options.seed}")
+
+
 
 
 def _run_plan(scenario, plan, results_root: Path, plain: bool, what: str) -> None:

@@ -37,3 +37,27 @@ def get(name: str) -> ModuleType:
     if name not in _REGISTRY:
         raise HarnessError(f"unknown scenario {name!r}: available are {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
+
+
+class Combined:
+    """Several scenarios run as one (one run folder, one report): each spec runs in the scenario
+    it names; each scenario's `prepare` sees the whole plan and acts on its own specs."""
+
+    def __init__(self, modules: list[ModuleType]) -> None:
+        self.modules = {module.NAME: module for module in modules}
+
+    def run(self, spec, env, shard) -> None:
+        self.modules[spec.scenario].run(spec, env, shard)
+
+    def trial_line(self, row: dict) -> str:
+        return self.modules[str(row.get("scenario"))].trial_line(row)
+
+    def prepare(self, plan, pool, echo):
+        for module in self.modules.values():
+            if hasattr(module, "prepare"):
+                plan = module.prepare(plan, pool, echo)
+        return plan
+
+
+def combined(names: list[str]) -> Combined:
+    return Combined([get(name) for name in names])

@@ -15,6 +15,7 @@ from typing import Any
 
 from harness import configs as config_files
 from harness import faults
+from harness.errors import HarnessError
 from harness.record import truthy
 from harness.runner.context import TrialEnv
 from harness.runner.local import Plan
@@ -54,6 +55,9 @@ def plan(options: MatrixOptions) -> Plan:
         notes += [note] if note else []
     chosen = faults.select(names, options.fault_settings)
     for fault in chosen:
+        if fault.needs_failover or not fault.leaves_target_down:
+            raise HarnessError(f"fault {fault.name} needs a primary with replicas and Sentinels: it runs in the "
+                               f"failover scenario (--scenarios failover --failover-faults {fault.name})")
         fault.check()
     specs = [
         TrialSpec(scenario=NAME, trial_id=trial_id(config.name, fault.name, number), trial=number,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import pandas as pd
 
 from harness.record import NAN, Columns, Times
+
+C = TypeVar("C", bound=Columns)
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,10 @@ class Evidence:
     survivors: pd.DataFrame  # what was read back after the restart (key, present, value_hash, expire_at_ms)
     times: Times  # load start, fault, restart, readback
     ceiling_ops_s: float = NAN  # redis-benchmark's rate on the same server, before the load
+    facts: tuple[Columns, ...] = ()  # what the trial measured besides (a topology's failover instants)
+
+    def fact(self, kind: type[C]) -> C | None:
+        return next((group for group in self.facts if type(group) is kind), None)
 
 
 @dataclass(frozen=True)

@@ -67,12 +67,28 @@ def start_environment(pool: ServerPool, plan: Plan, run: RunDir, echo) -> dict:
     return host
 
 
+def combine(plans: list[Plan]) -> Plan:
+    """Several scenarios' plans as one run: their specs in order, every config once, their facts."""
+    configs = list({c.name: c for p in plans for c in p.configs}.values())
+    environment: dict = {}
+    for part in plans:
+        environment.update(part.environment)
+    return Plan([s for p in plans for s in p.specs], configs, environment, [n for p in plans for n in p.notes])
+
+
 def run_plan(scenario, plan: Plan, run: RunDir, ui: RunUI) -> None:
+    """Run every spec of `plan` with `scenario` (a scenario module, or several as one: see
+    scenarios.combined). A scenario may `prepare(plan, pool, echo)` once its servers can be asked
+    (drop what they cannot run, and say so) before the first trial."""
     if not plan.specs:
         raise HarnessError("nothing to run: the plan has no trials")
     pool = ServerPool(run.run_id, ui.echo, owner=str(run.root.resolve()))
     try:
         check_configs(pool, plan, run, ui.echo)
+        prepare = getattr(scenario, "prepare", None)
+        plan = prepare(plan, pool, ui.echo) if prepare is not None else plan
+        if not plan.specs:
+            raise HarnessError("nothing to run: no trial of the plan can run on this server")
         env = TrialEnv(pool, start_environment(pool, plan, run, ui.echo), ui.step)
         ui.begin(len(plan.specs))
         for number, spec in enumerate(plan.specs, 1):

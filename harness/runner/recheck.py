@@ -45,7 +45,8 @@ def recheck_trial(run_dir: Path, record: TrialRecord) -> TrialRecord:
         raise HarnessError(f"{run_dir}: trial {trial_id} cannot be checked again: {exc}") from None
     survivors = survivors.drop(columns=[c for c in VERDICT_COLUMNS if c in survivors.columns])
     ceiling = record.get(CeilingColumns)
-    evidence = Evidence(history, survivors, _times(record, history), ceiling.ceiling_ops_s if ceiling else float("nan"))
+    evidence = Evidence(history, survivors, _times(record, history), ceiling.ceiling_ops_s if ceiling else float("nan"),
+                        facts=record.groups)
     groups = list(record.groups)
     for verdict in checkers.run_checkers(_checker_names(run_dir, trial_id), evidence):
         kinds = [type(g) for g in groups]

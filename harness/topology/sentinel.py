@@ -52,7 +52,7 @@ class SentinelFacts(Columns):
     rejoined_ns: int = 0  # the old primary in sync with the new one
     primary_offset_at_fault: int = 0  # master_repl_offset just before the fault
     replica_offsets_at_fault: str = ""  # each replica's processed offset then: 'replica-1=123 ...'
-    lag_bytes_at_fault: int = 0  # the primary's offset minus the best replica's
+    lag_bytes_at_fault: int = 0  # at most: the primary's offset minus the best replica's (read just before)
     failover_aborts: str = ""  # -failover-abort-* events, if any
 
 
@@ -163,22 +163,31 @@ class SentinelTopology(Topology):
         self.primary.start()
         for role in self.replicas:
             self.servers[role].start()
-        _wait(self._replicas_synced, READY_TIMEOUT_S, "the replicas did not sync with the primary")
+        self.wait_replicas_synced()
         for role in sentinel_roles():
             self.servers[role].start()
         _wait(self._sentinels_agree, READY_TIMEOUT_S, "the Sentinels did not agree on the topology")
         self.watch.start()
 
+    def wait_replicas_synced(self) -> None:
+        _wait(self._replicas_synced, READY_TIMEOUT_S, "the replicas did not catch up with the primary")
+
     def _replicas_synced(self) -> str | None:
-        primary = _info(self.primary.port)
-        if primary.get("connected_slaves", 0) != len(self.replicas):
-            return f"the primary has {primary.get('connected_slaves', 0)} of {len(self.replicas)} replicas connected"
-        for index, role in enumerate(self.replicas):
+        return self._replicas_synced_with("primary")
+
+    def _replicas_synced_with(self, primary_role: str) -> str | None:
+        """None once every other data server is an online replica of `primary_role`, caught up."""
+        others = [role for role in self.data_servers if role != primary_role]
+        primary = _info(self.servers[primary_role].port)
+        if primary.get("connected_slaves", 0) != len(others):
+            return f"{primary_role} has {primary.get('connected_slaves', 0)} of {len(others)} replicas connected"
+        for index in range(len(others)):
             entry = primary.get(f"slave{index}", {})
             if entry.get("state") != "online" or entry.get("offset") != primary.get("master_repl_offset"):
                 return f"a replica is not caught up ({entry})"
+        for role in others:
             if _info(self.servers[role].port).get("master_link_status") != "up":
-                return f"{role}'s link to the primary is not up"
+                return f"{role}'s link to {primary_role} is not up"
         return None
 
     def _sentinels_agree(self) -> str | None:
@@ -201,9 +210,10 @@ class SentinelTopology(Topology):
 
     # -- after a fault --------------------------------------------------------------------------------
     def note_lag(self) -> None:
-        """The replication offsets just before the fault: the primary's, then each replica's own."""
-        primary = _info(self.primary.port).get("master_repl_offset", 0)
+        """The replication offsets just before the fault: each replica's own, then the primary's (read
+        in that order, so the lag is an upper bound: the primary moved on while it was asked)."""
         offsets = {role: _info(self.servers[role].port).get("slave_repl_offset", 0) for role in self.replicas}
+        primary = _info(self.primary.port).get("master_repl_offset", 0)
         self.found = replace(self.found, primary_offset_at_fault=primary,
                              replica_offsets_at_fault=" ".join(f"{r}={o}" for r, o in offsets.items()),
                              lag_bytes_at_fault=max(0, primary - max(offsets.values(), default=primary)))
@@ -265,16 +275,21 @@ class SentinelTopology(Topology):
         return False
 
     def wait_in_sync(self, role: str, timeout_s: float) -> None:
-        """`role` replicates the current primary, its sync done and its offset caught up (load stopped)."""
+        """`role` replicates the current primary, its sync done and its offset caught up (the load
+        stopped); if `role` is the primary again (no failover), every replica caught up with it."""
+        primary = self.current_primary()
+
         def synced() -> str | None:
+            if role == primary:
+                return self._replicas_synced_with(primary)
             mine = _info(self.servers[role].port)
             if mine.get("role") != "slave" or mine.get("master_link_status") != "up" or \
                     mine.get("master_sync_in_progress"):
                 return f"{role}: role {mine.get('role')}, link {mine.get('master_link_status')}"
-            theirs = _info(self.servers[self.current_primary()].port).get("master_repl_offset")
+            theirs = _info(self.servers[primary].port).get("master_repl_offset")
             return None if mine.get("slave_repl_offset") == theirs else f"{role} at {mine.get('slave_repl_offset')} of {theirs}"
 
-        _wait(synced, READY_TIMEOUT_S if timeout_s is None else timeout_s, f"{role} did not catch up with the primary")
+        _wait(synced, timeout_s, f"{role} did not catch up with the primary")
         self.found = replace(self.found, rejoined_ns=time.time_ns())
 
     def partition(self, role: str, cut: bool) -> None:
