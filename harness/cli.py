@@ -234,30 +234,74 @@ def _finish(run_dir, failed: str | None = None, code: int = 2, reraise: Exceptio
 
 
 def _report_and_summary(run_dir: Path) -> None:
-    from rich import box  # noqa: PLC0415
     from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
 
-    from harness.report import build_report, summary_table  # noqa: PLC0415
+    from harness.report import build_report  # noqa: PLC0415
     from harness.report.rundata import read_trials  # noqa: PLC0415
 
     paths = build_report(run_dir)
-    summary = summary_table(read_trials(run_dir))
-    table = Table(title="crash matrix: medians over trials (min-max)", title_justify="left", box=box.SIMPLE_HEAD)
-    for name in ("config", "fault", "trials", "lost sessions", "lost writes", "resurrected", "ops/s", "p99 ms",
-                 "recovery s"):
-        table.add_column(name, justify="left" if name in ("config", "fault") else "right", no_wrap=True)
-    for row in summary.to_dict("records"):
+    trials = read_trials(run_dir)
+    # Never squeeze the numbers: a log file has no width, and a narrow terminal may wrap lines.
+    console = Console(width=max(Console().width, 130) if sys.stdout.isatty() else 160)
+    matrix = trials[trials["scenario"] == "crash-matrix"]
+    if len(matrix) or not len(trials):
+        console.print(_matrix_table(matrix))
+    failover = trials[trials["scenario"] == "failover"]
+    if len(failover):
+        for table in _failover_tables(failover):
+            console.print(table)
+    console.print(f"report: {paths['report.html']}  (also {paths['report.md'].name}, trials.csv)")
+
+
+def _table(title: str, names: list[str], left: int):
+    from rich import box  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for index, name in enumerate(names):
+        table.add_column(name, justify="left" if index < left else "right", no_wrap=True)
+    return table
+
+
+def _matrix_table(trials):
+    from harness.report import summary_table  # noqa: PLC0415
+
+    table = _table("crash matrix: medians over trials (min-max)", ["config", "fault", "trials", "lost sessions",
+                   "lost writes", "resurrected", "ops/s", "p99 ms", "recovery s"], left=2)
+    for row in summary_table(trials).to_dict("records"):
         table.add_row(
             str(row["config"]), str(row["fault"]), str(row["trials"]),
             f"{row['lost_sessions']:,.0f} ({row['lost_sessions_min']:,.0f}-{row['lost_sessions_max']:,.0f})",
             f"{row['lost_writes']:,.0f}", f"{row['resurrected_sessions']:,.0f}",
             f"{row['throughput_ops_s']:,.0f}", f"{row['p99_ms']:.2f}", f"{row['recovery_s']:.3f}",
         )
-    # Never squeeze the numbers: a log file has no width, and a narrow terminal may wrap lines.
-    console = Console(width=max(Console().width, 130) if sys.stdout.isatty() else 160)
-    console.print(table)
-    console.print(f"report: {paths['report.html']}  (also {paths['report.md'].name}, trials.csv)")
+    return table
+
+
+def _failover_tables(trials) -> list:
+    from harness.report import fmt  # noqa: PLC0415
+    from harness.report.sections.failover.summary import app_summary, driver_summary  # noqa: PLC0415
+
+    tables = []
+    driver = driver_summary(trials)
+    if len(driver):
+        table = _table("failover: medians over trials", ["fault", "ack mode", "client", "trials", "lost sessions",
+                       "acked by old primary after promotion", "failover s", "ops/s", "p99 ms"], left=3)
+        for row in driver.to_dict("records"):
+            table.add_row(row["fault"], row["ack_mode"], row["client_mode"], str(row["trials"]),
+                          fmt.count(row["lost_sessions"]), fmt.count(row["acked_by_old_primary_after_promotion"]),
+                          fmt.seconds(row["failover_s"]), fmt.rate(row["throughput_ops_s"]), fmt.ms(row["p99_ms"]))
+        tables.append(table)
+    apps = app_summary(trials)
+    if len(apps):
+        table = _table("failover: the application (redis-py)", ["situation", "client", "requests", "raised",
+                       "wrongly logged out", "first success s"], left=2)
+        for row in apps.to_dict("records"):
+            table.add_row(row["app_situation"], row["app_client"], fmt.count(row["requests"]),
+                          fmt.count(row["requests_raised"]), fmt.count(row["wrongly_logged_out"]),
+                          fmt.seconds(row["first_success_s"]))
+        tables.append(table)
+    return tables
 
 
 @main.command()

@@ -5,6 +5,7 @@ and the topology's instants (when another server was promoted).
 - `acked_by_old_primary_after_promotion`: writes the old primary acknowledged after another
   server was promoted (split brain: the old primary drops them when it resyncs as a replica);
   `logins_lost_after_promotion`: of those, the logins whose session did not come back;
+  `split_brain_s`: from the promotion to the last of them;
 - the writes that failed or ended unknown from the fault on, by what the client was told: the
   error reply's prefix (`READONLY`, `NOREPLICAS`, `MASTERDOWN`, `LOADING`, other), a timeout, a
   dropped connection, or a WAIT / WAITAOF that did not confirm.
@@ -32,6 +33,7 @@ class Failover(Columns):
     failover_s: float = NAN  # fault to the first write the new primary acknowledged
     acked_by_old_primary_after_promotion: int = 0
     logins_lost_after_promotion: int = 0  # of those, logins whose session did not come back
+    split_brain_s: float = 0.0  # promotion to the old primary's last acknowledged write (0: none after it)
     readonly_writes: int = 0  # refused: the server was a replica (the old primary, demoted)
     noreplicas_writes: int = 0  # refused: min-replicas-to-write not met
     masterdown_writes: int = 0
@@ -77,13 +79,14 @@ def failover_columns(history: pd.DataFrame, survivors: pd.DataFrame, fault_ns: i
         return Failover()
     writes = history[history["kind"].isin(WRITES) & (history["end_ns"].to_numpy() >= fault_ns)]
     acked = writes[writes["outcome"] == "ok"]
-    failover_s, after, servers = NAN, acked.iloc[0:0], int(acked["server"].nunique())
+    failover_s, after, servers, split_s = NAN, acked.iloc[0:0], int(acked["server"].nunique()), 0.0
     if facts is not None and facts.winner_port:
         by_new = acked.loc[acked["server"] == facts.winner_port, "end_ns"]
         failover_s = round((int(by_new.min()) - fault_ns) / 1e9, 4) if len(by_new) else NAN
     if facts is not None and facts.promotion_ns:
         after = acked[(acked["server"] == facts.old_primary_port) & (acked["end_ns"] > facts.promotion_ns)]
-    return Failover(failover_s=failover_s, acked_by_old_primary_after_promotion=len(after),
+        split_s = round((int(after["end_ns"].max()) - facts.promotion_ns) / 1e9, 3) if len(after) else 0.0
+    return Failover(failover_s=failover_s, acked_by_old_primary_after_promotion=len(after), split_brain_s=split_s,
                     logins_lost_after_promotion=_lost_logins(after, survivors), servers_acking=servers,
                     **_error_counts(writes))
 

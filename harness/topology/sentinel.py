@@ -237,8 +237,8 @@ class SentinelTopology(Topology):
             if named[0] not in (None, "primary") and len(set(named)) == 1:
                 switch = self.watch.first("+switch-master", after_ns)
                 self.wait_promotion(after_ns, 0)
-                self.found = replace(self.found, settled_ns=time.time_ns(),
-                                     switch_ns=switch.at_ns if switch else 0)
+                if not self.found.settled_ns:  # the first time it was seen (a partition waits for it too)
+                    self.found = replace(self.found, settled_ns=time.time_ns(), switch_ns=switch.at_ns if switch else 0)
                 return named[0]
             time.sleep(POLL_S)
         return None
