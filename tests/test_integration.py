@@ -16,7 +16,7 @@ from harness.server.process import ProcessBackend
 
 from conftest import CONFIGS, assert_nothing_left, run_cli
 
-SMALL = ["--faults", "kill9", "--trials", "1", "--duration", "1.5", "--baseline", "500", "--users", "3000", "--concurrency", "8",
+SMALL = ["--scenarios", "crash-matrix", "--faults", "kill9", "--trials", "1", "--duration", "1.5", "--baseline", "500", "--users", "3000", "--concurrency", "8",
          "--plain"]
 
 
@@ -124,7 +124,8 @@ def test_interrupt_mid_trial_keeps_finished_trials_and_leaves_nothing(backend_ki
     from conftest import ROOT
 
     results = tmp_path / "results"
-    args = [sys.executable, "-m", "harness", "run", "--configs", "aof-everysec none", "--backend", backend_kind,
+    args = [sys.executable, "-m", "harness", "run", "--scenarios", "crash-matrix", "--configs", "aof-everysec none",
+            "--backend", backend_kind,
             "--results", str(results), "--faults", "kill9", "--trials", "1", "--duration", "4", "--baseline", "200",
             "--plain"]
     proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
