@@ -7,7 +7,8 @@ From the application's own record of its requests, pure:
   (no logout asked) for which a `GET` returned nothing: the user was told to log in again;
 - `longest_failure_run`: the most requests in a row, in the order they ended (all threads), that
   raised; `longest_failure_s`: the longest time in which no request succeeded;
-- `first_success_s`: from the fault taking effect to the first request that succeeded after it.
+- `first_success_s`: from the fault taking effect to the first request that succeeded after it;
+  `last_failure_s` to the last one that raised (close to the trial's end: the client never recovered).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Application(Columns):
     longest_failure_run: int = 0
     longest_failure_s: float = NAN
     first_success_s: float = NAN
+    last_failure_s: float = NAN  # fault to the end of the last request that raised (near the trial's end: never over)
     raised_by_error: str = ""  # 'ConnectionError=120 ReadOnlyError=30'
 
 
@@ -80,6 +82,7 @@ def application_columns(history: pd.DataFrame, fault_effect_ns: int) -> Applicat
         longest_failure_run=longest_run((after["outcome"] != "ok").to_numpy()),
         longest_failure_s=round(longest_gap_s(ok_ends, fault_effect_ns, end), 3),
         first_success_s=round((int(first.min()) - fault_effect_ns) / 1e9, 3) if len(first) else NAN,
+        last_failure_s=round((int(raised["end_ns"].max()) - fault_effect_ns) / 1e9, 3) if len(raised) else NAN,
         raised_by_error=" ".join(f"{name}={n}" for name, n in errors.most_common()))
 
 

@@ -81,7 +81,10 @@ def app_sentence(row) -> str:
     raised = _n(row.get("requests_raised"))
     consequence = ("users saw no error page" if not raised else
                    f"{fmt.count(raised)} requests showed users an error, at most "
-                   f"{fmt.count(row.get('longest_failure_run'))} in a row")
+                   f"{fmt.count(row.get('longest_failure_run'))} in a row, the last "
+                   f"{fmt.seconds(row.get('last_failure_s'))} s after the fault")
+    if raised and _n(row.get("app_trial_s")) - _n(row.get("last_failure_s")) < 0.5:
+        consequence += " (the load stopped then: it had not recovered)"
     logged_out = _n(row.get("wrongly_logged_out"))
     return (f"**{who}, through {situation}**: {consequence}; "
             f"{fmt.count(logged_out)} users were told they were logged out while their session should have "

@@ -71,6 +71,7 @@ def app_table(summary: pd.DataFrame) -> Table:
         Column("Longest failure run", formatted("longest_failure_run", fmt.count)),
         Column("Longest without success (s)", formatted("longest_failure_s", fmt.seconds)),
         Column("First success (s)", formatted("first_success_s", fmt.seconds)),
+        Column("Last failure (s)", formatted("last_failure_s", fmt.seconds)),
         Column("Errors", lambda r: fmt.text(r.get("raised_by_error")) or fmt.DASH, numeric=False),
     ]
     return table_of(columns, summary)
