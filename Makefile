@@ -18,11 +18,18 @@ ARGS     ?=
 RUN      ?= results/latest
 SIZES    ?= 10000 100000 1000000
 REPEATS  ?= 1
+SCENARIOS ?=
+# make failover (see `python -m harness run --help`, the failover options)
+FAILOVER_FAULTS ?= kill9 pause
+ACK_MODES       ?= plain wait
+CLIENT_MODES    ?= lookup subscribe
+APP             ?= 1
 
-.PHONY: crash-matrix test bench bench-powerfs recovery-curve report configs cleanup venv clean help
+.PHONY: crash-matrix failover test bench bench-powerfs recovery-curve report configs cleanup venv clean help
 
 help:
-	@echo "make crash-matrix   run the crash matrix (CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
+	@echo "make crash-matrix   run the crash matrix and the failover part (SCENARIOS='crash-matrix failover' CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
+	@echo "make failover       primary, replicas, Sentinels: kill9 and pause x plain and wait x lookup and subscribe, and redis-py (FAILOVER_FAULTS=... ACK_MODES=... CLIENT_MODES=...)"
 	@echo "make test           run the tests"
 	@echo "make bench          driver vs redis-benchmark ceiling, recording cost (CONFIGS=..., BACKEND=...)"
 	@echo "make bench-powerfs  redis-benchmark through the power-loss filesystem vs a plain directory"
@@ -40,8 +47,15 @@ venv: $(STAMP)
 
 crash-matrix: $(STAMP)
 	$(PY) -m harness run --trials $(TRIALS) --duration $(DURATION) --backend $(BACKEND) --image $(IMAGE) \
+		$(if $(strip $(SCENARIOS)),--scenarios "$(SCENARIOS)") \
 		$(if $(strip $(CONFIGS)),--configs "$(CONFIGS)") $(if $(strip $(FAULTS)),--faults "$(FAULTS)") \
 		$(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
+
+failover: $(STAMP)
+	$(PY) -m harness run --scenarios failover --backend $(BACKEND) --image $(IMAGE) \
+		--failover-faults "$(FAILOVER_FAULTS)" --ack-modes "$(ACK_MODES)" --client-modes "$(CLIENT_MODES)" \
+		$(if $(filter 1 yes true,$(APP)),--app,--no-app) \
+		$(if $(strip $(CONFIGS)),--failover-configs "$(CONFIGS)") $(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

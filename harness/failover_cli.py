@@ -43,9 +43,9 @@ _OPTIONS = [
     click.option("--failover-duration", type=click.FloatRange(0.5), default=DEFAULT_TIMELINE.duration_s,
                  show_default=True, help="failover: seconds of load before the fault window ends (the load goes on "
                                          "through the failover)."),
-    click.option("--app/--no-app", default=True, show_default=True,
+    click.option("--app/--no-app", default=False, show_default=True,
                  help="failover: also run the application load (redis-py defaults and configured) through a "
-                      "restart and a failover."),
+                      "restart and a failover (make failover does)."),
     click.option("--app-threads", type=click.IntRange(1), default=AppOptions.threads, show_default=True,
                  help="failover: application threads sharing one redis-py client."),
     click.option("--app-rate", type=click.FloatRange(1), default=AppOptions.rate_per_thread, show_default=True,
@@ -73,7 +73,7 @@ def failover_from_cli(kw: dict, workload, server: ServerChoice, quick: bool) -> 
     options = FailoverOptions(
         configs_dir=Path(kw["configs_dir"]), config_names=_names(kw["failover_configs"]),
         fault_names=_names(kw["failover_faults"]), ack_modes=_names(kw["ack_modes"]),
-        client_modes=_names(kw["client_modes"]) or (["lookup"] if quick else None), replicas=kw["replicas"],
+        client_modes=_names(kw["client_modes"]), replicas=kw["replicas"],
         down_after_ms=kw["down_after_ms"], failover_timeout_ms=kw["failover_timeout_ms"],
         min_replicas_max_lag_s=kw["min_replicas_max_lag"], ack_timeout_ms=kw["ack_timeout_ms"],
         fault_settings={"fs_metadata": kw["fs_metadata"], "fs_writeback": kw["fs_writeback"]},

@@ -48,7 +48,7 @@ def redis_py_defaults() -> str:
     params = inspect.signature(redis.Redis.__init__).parameters
     retry = params["retry"].default
     backoff = getattr(retry, "_backoff", None)
-    errors = ", ".join(e.__name__ for e in getattr(retry, "_supported_errors", ()))
+    errors = ", ".join(dict.fromkeys(e.__name__ for e in getattr(retry, "_supported_errors", ())))
     backoff_text = type(backoff).__name__ + "".join(
         f" {name.strip('_')} {getattr(backoff, name):g} s" for name in ("_base", "_cap") if hasattr(backoff, name))
     return (f"socket_timeout {params['socket_timeout'].default} s, socket_connect_timeout "

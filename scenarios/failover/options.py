@@ -20,7 +20,7 @@ from harness.workload.session import WorkloadParams
 DEFAULT_CONFIGS = ["aof-everysec"]
 DEFAULT_FAULTS = ["kill9", "pause"]
 DEFAULT_ACK_MODES = ["plain", "wait"]
-DEFAULT_CLIENT_MODES = ["lookup", "subscribe"]
+DEFAULT_CLIENT_MODES = ["lookup"]  # make failover adds subscribe (the default run stays near 6 minutes)
 CLIENT_MODES = tuple(m for m in ROUTES if m != "fixed")
 FAILOVER_FAULTS = ("kill9", "power-loss", "torn-power-loss", "pause", "partition", "kill9-replica")
 # Shorter than the crash matrix's: a failover trial also waits for the failover, the old primary's

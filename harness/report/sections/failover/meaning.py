@@ -74,21 +74,25 @@ def ack_sentence(row) -> str | None:
             f"run, with p99 {fmt.ms(row.get('p99_ms'))} ms: what every write pays, fault or not.")
 
 
+def _plural(value: object, word: str) -> str:
+    return f"{fmt.count(value)} {word}" + ("" if _n(value) == 1 else "s")
+
+
 def app_sentence(row) -> str:
     who = ("redis-py as installed (`redis.Redis(host, port)`)" if row["app_client"] == "defaults"
            else "redis-py configured with care")
     situation = "a restart of the only server" if row["app_situation"] == "restart" else "a Sentinel failover"
     raised = _n(row.get("requests_raised"))
     consequence = ("users saw no error page" if not raised else
-                   f"{fmt.count(raised)} requests showed users an error, at most "
+                   f"{_plural(raised, 'request')} showed users an error, at most "
                    f"{fmt.count(row.get('longest_failure_run'))} in a row, the last "
                    f"{fmt.seconds(row.get('last_failure_s'))} s after the fault")
-    if raised and _n(row.get("app_trial_s")) - _n(row.get("last_failure_s")) < 0.5:
-        consequence += " (the load stopped then: it had not recovered)"
-    logged_out = _n(row.get("wrongly_logged_out"))
+    if _n(row.get("raised_in_last_s")):
+        consequence += (f", and {_plural(row.get('raised_in_last_s'), 'request')} still raised in the load's last "
+                        f"second: it had not recovered ({fmt.text(row.get('raised_by_error')) or 'errors'})")
     return (f"**{who}, through {situation}**: {consequence}; "
-            f"{fmt.count(logged_out)} users were told they were logged out while their session should have "
-            f"existed; the first request succeeded {fmt.seconds(row.get('first_success_s'))} s after the fault.")
+            f"{_plural(row.get('wrongly_logged_out'), 'user')} told they were logged out while their session should "
+            f"have existed; the first request succeeded {fmt.seconds(row.get('first_success_s'))} s after the fault.")
 
 
 def client_sentences(summary) -> list[str]:

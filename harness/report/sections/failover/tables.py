@@ -72,6 +72,7 @@ def app_table(summary: pd.DataFrame) -> Table:
         Column("Longest without success (s)", formatted("longest_failure_s", fmt.seconds)),
         Column("First success (s)", formatted("first_success_s", fmt.seconds)),
         Column("Last failure (s)", formatted("last_failure_s", fmt.seconds)),
+        Column("Raised in the last second", formatted("raised_in_last_s", fmt.count)),
         Column("Errors", lambda r: fmt.text(r.get("raised_by_error")) or fmt.DASH, numeric=False),
     ]
     return table_of(columns, summary)
