@@ -129,6 +129,7 @@ def test_the_application_checker_counts_wrong_logouts_runs_and_the_first_success
     assert columns.first_success_s == pytest.approx(0.35)
     assert columns.longest_failure_s == pytest.approx(0.35)  # from the fault to the first success
     assert columns.raised_by_error == "ConnectionError=3"
+    assert columns.raised_in_last_s == 3  # every request of this short history was made in its last second
     assert longest_run(np.array([True, False, True, True, False])) == 2
 
 

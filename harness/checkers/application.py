@@ -8,8 +8,8 @@ From the application's own record of its requests, pure:
 - `longest_failure_run`: the most requests in a row, in the order they ended (all threads), that
   raised; `longest_failure_s`: the longest time in which no request succeeded;
 - `first_success_s`: from the fault taking effect to the first request that succeeded after it;
-  `last_failure_s` to the last one that raised; `raised_in_last_s` counts those that raised in the
-  load's last second (not 0: the application had not recovered when the load stopped).
+  `last_failure_s` to the last one that raised; `raised_in_last_s` counts the requests made in the
+  load's last second that raised (not 0: the application had not recovered when the load stopped).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Application(Columns):
     longest_failure_s: float = NAN
     first_success_s: float = NAN
     last_failure_s: float = NAN  # fault to the end of the last request that raised
-    raised_in_last_s: int = 0  # requests that raised in the load's last second: the application had not recovered
+    raised_in_last_s: int = 0  # requests made in the load's last second that raised: the application had not recovered
     raised_by_error: str = ""  # 'ConnectionError=120 ReadOnlyError=30'
 
 
@@ -85,7 +85,7 @@ def application_columns(history: pd.DataFrame, fault_effect_ns: int) -> Applicat
         longest_failure_s=round(longest_gap_s(ok_ends, fault_effect_ns, end), 3),
         first_success_s=round((int(first.min()) - fault_effect_ns) / 1e9, 3) if len(first) else NAN,
         last_failure_s=round((int(raised["end_ns"].max()) - fault_effect_ns) / 1e9, 3) if len(raised) else NAN,
-        raised_in_last_s=int((raised["end_ns"].to_numpy() > end - 1_000_000_000).sum()),
+        raised_in_last_s=int((raised["start_ns"].to_numpy() > end - 1_000_000_000).sum()),
         raised_by_error=" ".join(f"{name}={n}" for name, n in errors.most_common()))
 
 

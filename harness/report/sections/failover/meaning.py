@@ -88,8 +88,8 @@ def app_sentence(row) -> str:
                    f"{fmt.count(row.get('longest_failure_run'))} in a row, the last "
                    f"{fmt.seconds(row.get('last_failure_s'))} s after the fault")
     if _n(row.get("raised_in_last_s")):
-        consequence += (f", and {_plural(row.get('raised_in_last_s'), 'request')} still raised in the load's last "
-                        f"second: it had not recovered ({fmt.text(row.get('raised_by_error')) or 'errors'})")
+        consequence += (f", and {_plural(row.get('raised_in_last_s'), 'request')} made in the load's last second "
+                        f"still raised: it had not recovered ({fmt.text(row.get('raised_by_error')) or 'errors'})")
     return (f"**{who}, through {situation}**: {consequence}; "
             f"{_plural(row.get('wrongly_logged_out'), 'user')} told they were logged out while their session should "
             f"have existed; the first request succeeded {fmt.seconds(row.get('first_success_s'))} s after the fault.")
