@@ -16,14 +16,13 @@ from harness.runner.local import Plan
 from harness.server.base import ServerSpec, identify
 from harness.server.net import free_port
 from harness.workload.acks import AckMode, why_unavailable
+from scenarios.failover.trial import has_waitaof
 
 NAME = "failover"
 
 
 def _probe(pool, choice) -> tuple[str, bool]:
     """(the server's label, whether it has WAITAOF), from a throwaway server with an empty config."""
-    from scenarios.failover.trial import has_waitaof  # noqa: PLC0415 - the trial module imports the runner
-
     backend, build = pool.get(choice)
     scratch = Path(tempfile.mkdtemp(prefix="crash-matrix-check-waitaof-"))
     try:

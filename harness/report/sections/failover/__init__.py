@@ -33,8 +33,13 @@ def _description(run: RunData) -> str:
     servers = ", ".join(f"`{s}`" for s in dict.fromkeys(run.trials["server"].dropna()) if s) or "the server"
     return (f"What {servers} behind Sentinel lost when its primary crashed, stalled or was cut off under a "
             f"session-store load, what `WAIT`, `WAITAOF` and `min-replicas-to-write` bought, and what clients and an "
-            f"application using redis-py saw: {len(driver)} failover trial(s) and "
-            f"{len(run.trials) - len(driver)} application trial(s), every number measured in this run.")
+            f"application using redis-py saw: {_trials(len(driver), 'failover trial')}"
+            + (f" and {_trials(len(run.trials) - len(driver), 'application trial')}" if len(run.trials) > len(driver)
+               else "") + ", every number measured in this run.")
+
+
+def _trials(count: int, what: str) -> str:
+    return f"{count} {what}" + ("" if count == 1 else "s")
 
 
 def _results(run: RunData) -> Section:

@@ -42,6 +42,16 @@ def roles(server_ports: object) -> dict[int, str]:
     return found
 
 
+def legend_label(server: int, names: dict[int, str], winner: object) -> str:
+    """A server by its role at the start, and what became of it."""
+    if server == 0:
+        return "application (server not recorded)"
+    name = names.get(server, str(server))
+    if name == "primary":
+        return "primary (at the start)"
+    return f"{name} (promoted)" if name == fmt.text(winner) else name
+
+
 def per_server_rates(history: pd.DataFrame, origin_ns: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """server -> (bucket starts in s, acknowledged ops/s) for every server that acknowledged something."""
     ok = history[(history["outcome"] == "ok").to_numpy() & (history["phase"] != "baseline").to_numpy()]
@@ -89,9 +99,8 @@ def draw_trial(row: pd.Series, history: pd.DataFrame, path: Path) -> None:
     rates = per_server_rates(history, origin)
     palette = colors([names.get(s, str(s)) for s in rates])
     for server, (starts, values) in rates.items():
-        name = names.get(server, "application" if server == 0 else str(server))
         top.stairs(values, np.append(starts, starts[-1] + BUCKET_S), color=palette[names.get(server, str(server))],
-                   linewidth=1.2, label=name)
+                   linewidth=1.2, label=legend_label(server, names, row.get("winner")))
     top.set_ylim(bottom=0)
     top.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.rate(v)))
     top.set_ylabel("acked ops/s\nper 100 ms", fontsize=8)

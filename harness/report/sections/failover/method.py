@@ -61,8 +61,9 @@ def steps(trials: pd.DataFrame) -> list[str]:
         "Ack modes: `plain`, the reply; `wait`, `WAIT 1 <ms>` after each write (acknowledged only if a replica "
         "received it; a timeout is an unknown outcome); `waitaof`, `WAITAOF 1 1 <ms>`; `min-replicas`, every data "
         "server with `min-replicas-to-write 1` (refusals are failed writes, `NOREPLICAS`).",
-        "At a random moment, the fault: " + "; ".join(faults.info(f).description for f in fault_names) + ". From "
-        "the moment it took effect, users log in new sessions on checked keys, whichever server acknowledges them.",
+        "At a random moment, the fault: " + "; ".join(faults.info(f).description.rstrip(". ") for f in fault_names)
+        + ". From the moment it took effect, users log in new sessions on checked keys, whichever server "
+        "acknowledges them.",
         "Wait until every Sentinel names a new primary; a killed primary is then restarted on its data and made a "
         "replica (`REPLICAOF`), a stalled or cut-off one is left for a Sentinel to demote; the load goes on until "
         "then, and a moment more.",
