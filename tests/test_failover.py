@@ -93,6 +93,9 @@ def test_a_kill9_failover_completes_and_the_load_follows_it(backend_kind, tmp_pa
     lost = set(survivors.index[survivors["status"] == "lost"])
     acked_by_old = set(history.loc[(history["outcome"] == "ok") & (history["server"] == ports["primary"]), "key"])
     assert lost <= acked_by_old  # what was lost, only the old primary had acknowledged
+    report = (run_dir / "report.md").read_text()
+    assert "## What each failover lost" in report and "For a session store:" in report
+    assert (run_dir / "charts" / f"{row['trial_id']}.png").stat().st_size > 0
     assert_nothing_left(tmp_path / "results", request.getfixturevalue("docker_engine")
                         if backend_kind == "docker" else None)
 
