@@ -33,16 +33,18 @@ REPEATS  ?= 1
 # make disk-faults: the disk faults on the two AOF configs that fsync (CONFIGS= and FAULTS= override)
 DISK_CONFIGS ?= aof-everysec aof-always
 DISK_FAULTS  ?= slow-fsync slow-fsync+kill9 slow-fsync+power-loss eio-write eio-fsync enospc bitflip crash-mid-save
-# make disk-faults: the disk faults on the two AOF configs that fsync (CONFIGS= and FAULTS= override)
-DISK_CONFIGS ?= aof-everysec aof-always
-DISK_FAULTS  ?= slow-fsync slow-fsync+kill9 slow-fsync+power-loss eio-write eio-fsync enospc bitflip crash-mid-save
+# make failover (see `python -m harness run --help`, the failover options)
+FAILOVER_FAULTS ?= kill9 pause
+ACK_MODES       ?= plain wait
+CLIENT_MODES    ?= lookup subscribe
+APP             ?= 1
 
 # PULL=never: build absent server images offline at once, never ask a registry (CRASH_MATRIX_PULL)
 ifneq ($(strip $(PULL)),)
 export CRASH_MATRIX_PULL := $(PULL)
 endif
 
-.PHONY: crash-matrix eviction expiry pitfalls disk-faults cluster-demo test bench bench-powerfs recovery-curve \
+.PHONY: crash-matrix eviction expiry pitfalls disk-faults failover cluster-demo test bench bench-powerfs recovery-curve \
 	report configs cleanup venv clean help
 
 # What every `python -m harness run` target passes on.
@@ -54,7 +56,7 @@ RUN_ARGS = --backend $(BACKEND) $(if $(strip $(SERVERS)),--servers "$(SERVERS)",
 	$(if $(strip $(CLUSTER)),--cluster $(CLUSTER)) $(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
 
 help:
-	@echo "make crash-matrix   the default run: crash matrix, eviction, expiry, pitfalls (SCENARIOS='crash-matrix eviction' CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
+	@echo "make crash-matrix   the default run: crash matrix, failover, eviction, expiry, pitfalls (SCENARIOS='crash-matrix eviction' CONFIGS='a b' TRIALS=3 DURATION=6 BACKEND=auto IMAGE=redis:7.4 QUICK=1)"
 	@echo "                    SERVERS='local' or 'redis:7.4,valkey/valkey:8' compares servers; EXPECT=expectations/claims.toml"
 	@echo "                    checks claims (exit status 4 if one fails); RESUME=results/<run> continues a run"
 	@echo "make crash-matrix CLUSTER=tcp://HOST:8786   the same, its trials on a Dask cluster's workers"
@@ -63,6 +65,7 @@ help:
 	@echo "make expiry         session TTLs across a downtime, per persistence config (CONFIGS=... DOWNTIME=1.5)"
 	@echo "make pitfalls       appendonly edited in vs the safe path, and a restart without the data volume"
 	@echo "make disk-faults    the disk faults (slow fsync, EIO, full disk, bit flips, crash mid-save) on aof-everysec and aof-always"
+	@echo "make failover       primary, replicas, Sentinels: kill9 and pause x plain and wait x lookup and subscribe, and redis-py (FAILOVER_FAULTS=... ACK_MODES=... CLIENT_MODES=...)"
 	@echo "make test           run the tests"
 	@echo "make bench          driver vs redis-benchmark ceiling, recording cost (CONFIGS=..., BACKEND=...)"
 	@echo "make bench-powerfs  redis-benchmark through the power-loss filesystem vs a plain directory"
@@ -111,10 +114,12 @@ cluster-demo: $(STAMP)
 		--configs "$(or $(strip $(CONFIGS)),none aof-everysec aof-always)" \
 		--faults "$(or $(strip $(FAULTS)),kill9)" $(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
 
-disk-faults: $(STAMP)
-	$(PY) -m harness run --trials $(TRIALS) --duration $(DURATION) --backend $(BACKEND) --image $(IMAGE) \
-		--configs "$(or $(strip $(CONFIGS)),$(DISK_CONFIGS))" --faults "$(or $(strip $(FAULTS)),$(DISK_FAULTS))" \
-		$(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
+# Primary, replicas and Sentinels: FAILOVER_FAULTS x ACK_MODES x CLIENT_MODES, and redis-py (APP=0: without).
+failover: $(STAMP)
+	$(PY) -m harness run --scenarios failover --backend $(BACKEND) --image $(IMAGE) \
+		--failover-faults "$(FAILOVER_FAULTS)" --ack-modes "$(ACK_MODES)" --client-modes "$(CLIENT_MODES)" \
+		$(if $(filter 1 yes true,$(APP)),--app,--no-app) \
+		$(if $(strip $(CONFIGS)),--failover-configs "$(CONFIGS)") $(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -119,7 +119,6 @@ def main() -> None:
               help="Operation weights.")
 @click.option("--value-bytes", type=click.IntRange(50), default=WorkloadParams.value_bytes, show_default=True,
               help="Size of a session's JSON value.")
-@scenario_options
 @click.option("--plain", is_flag=True, help="Line-by-line progress instead of a progress bar.")
 @click.option("--cluster", default=None, metavar="tcp://HOST:8786",
               help="Run the trials on this Dask scheduler's workers (one trial per worker at a time, each next to its "
@@ -128,8 +127,8 @@ def main() -> None:
 @scenario_options
 @click.pass_context
 def run(ctx: click.Context, **given) -> None:
-    """Run the crash matrix and the other scenarios (eviction, expiry, restart pitfalls) and write
-    results/<run id>/ with trials.csv and the report."""
+    """Run the crash matrix and the other scenarios (failover, eviction, expiry, restart pitfalls)
+    and write results/<run id>/ with trials.csv and the report."""
     import scenarios  # noqa: PLC0415 - keep `--help` fast
 
     try:

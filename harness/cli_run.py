@@ -155,7 +155,8 @@ def _summary(trials):
 
 
 def _scenario_tables(trials, console) -> None:
-    """The other scenarios' console summaries (their report modules' `console_table`), before the crash matrix's."""
+    """The other scenarios' console summaries (their report modules' `console_tables`, or one
+    `console_table`), before the crash matrix's."""
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
@@ -163,15 +164,22 @@ def _scenario_tables(trials, console) -> None:
 
     for scenario in dict.fromkeys(trials["scenario"]):
         module = module_of(str(scenario))
-        if scenario == "crash-matrix" or not hasattr(module, "console_table"):
+        mine = trials[trials["scenario"] == scenario]
+        if scenario == "crash-matrix":
             continue
-        title, headers, rows = module.console_table(trials[trials["scenario"] == scenario])
-        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-        for index, header in enumerate(headers):
-            table.add_column(header, justify="left" if index == 0 else "right", no_wrap=True)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
+        if hasattr(module, "console_tables"):
+            tables = module.console_tables(mine)
+        elif hasattr(module, "console_table"):
+            tables = [module.console_table(mine)]
+        else:
+            continue
+        for title, headers, rows in tables:
+            table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+            for index, header in enumerate(headers):
+                table.add_column(header, justify="left" if index == 0 else "right", no_wrap=True)
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
 
 
 def report_and_summary(run_dir: Path):

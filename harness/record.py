@@ -111,6 +111,7 @@ class Identity(Columns):
     host: str = ""  # the machine the trial ran on
     config: str = ""
     config_description: str = ""
+    topology: str = "single"  # single: one server; sentinel: a primary, replicas and three Sentinels
     fault: str = "kill9"  # results written before faults were a column had only kill -9
     trial: int = 1
     seed: int = 0
@@ -124,6 +125,7 @@ class Setup(Columns):
     concurrency: int = 0
     offered_rate_ops_s: float = 0.0  # 0: as fast as it goes
     baseline_sessions: int = 0
+    ack_mode: str = "plain"  # what acknowledged a write: its reply, or a WAIT / WAITAOF after it (harness.workload.acks)
 
 
 @dataclass(frozen=True)

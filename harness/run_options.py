@@ -21,8 +21,8 @@ from harness.spec import ServerChoice, Timeline
 from harness.workload.other_load import VARIANTS, OtherData
 from harness.workload.session import Mix, WorkloadParams
 
-DEFAULT_SCENARIOS = ("crash-matrix", "eviction", "expiry", "pitfalls")
-QUICK_DURATION_S = {"crash-matrix": 3.0, "eviction": 2.0, "expiry": 1.5, "pitfalls": 1.0}
+DEFAULT_SCENARIOS = ("crash-matrix", "failover", "eviction", "expiry", "pitfalls")
+QUICK_DURATION_S = {"crash-matrix": 3.0, "failover": 2.5, "eviction": 2.0, "expiry": 1.5, "pitfalls": 1.0}
 # CLI parameter -> WorkloadParams field, for the shared load options.
 WORKLOAD_OPTIONS = {"concurrency": "concurrency", "connections": "connections", "users": "users",
                     "rate_ops_s": "rate_ops_s", "baseline_sessions": "baseline_sessions", "ttl_s": "ttl_s",
@@ -64,7 +64,9 @@ _OPTIONS = [
 
 def scenario_options(command):
     """The scenario options of `run`, added to the command."""
-    for option in reversed(_OPTIONS):
+    from harness.failover_cli import FAILOVER_OPTIONS  # noqa: PLC0415 - it reads the failover scenario's defaults
+
+    for option in reversed([*_OPTIONS, *FAILOVER_OPTIONS]):
         command = option(command)
     return command
 
@@ -198,7 +200,32 @@ def pitfalls_plan(run: RunValues):
     return pitfalls.plan(options)
 
 
-PLANNERS = {"crash-matrix": crash_matrix_plan, "eviction": eviction_plan, "expiry": expiry_plan,
+def failover_plan(run):
+    """The failover scenario's plan from `run`'s options (a harness.run_options.RunValues): its own
+    options, and the shared ones the user gave (--trials, --duration, the load's)."""
+    import scenarios.failover as failover  # noqa: PLC0415
+    from scenarios.failover.options import DEFAULT_TIMELINE, REQUEST_TIMEOUT_S, AppOptions, FailoverOptions  # noqa: PLC0415
+
+    v = run.values
+    trials = v["failover_trials"] if "failover_trials" in run.given else run.trials(1)
+    timeline = run.timeline("failover", DEFAULT_TIMELINE)
+    if "failover_duration" in run.given:
+        timeline = replace(timeline, duration_s=v["failover_duration"])
+    options = FailoverOptions(
+        configs_dir=v["configs_dir"], config_names=names_of(v["failover_configs"]),
+        fault_names=names_of(v["failover_faults"]), ack_modes=names_of(v["ack_modes"]),
+        client_modes=names_of(v["client_modes"]), replicas=v["replicas"],
+        down_after_ms=v["down_after_ms"], failover_timeout_ms=v["failover_timeout_ms"],
+        min_replicas_max_lag_s=v["min_replicas_max_lag"], ack_timeout_ms=v["ack_timeout_ms"],
+        fault_settings={"fs_metadata": v["fs_metadata"], "fs_writeback": v["fs_writeback"]},
+        trials=trials, timeline=replace(timeline, ceiling_requests=0),
+        workload=run.workload(WorkloadParams(op_timeout_s=REQUEST_TIMEOUT_S)),
+        app=AppOptions(enabled=v["app"] and not v["quick"], threads=v["app_threads"], rate_per_thread=v["app_rate"]),
+        **run.common())
+    return failover.plan(options)
+
+
+PLANNERS = {"crash-matrix": crash_matrix_plan, "failover": failover_plan, "eviction": eviction_plan, "expiry": expiry_plan,
             "pitfalls": pitfalls_plan}
 
 

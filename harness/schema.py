@@ -10,18 +10,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import checkers, faults
+from harness import checkers, faults, topology
 from harness.ceiling import CeilingColumns
 from harness.record import (Columns, Identity, Restart, Setup, Times, TrialRecord, read_rows, record_from_row,
                             schema_columns, write_csv_atomically)
+from harness.workload.app import AppFacts
+from harness.workload.route import ClientFacts
 
 CORE = (Identity, Setup, CeilingColumns, Restart, Times)
 
 
 def trial_schema() -> list[type[Columns]]:
     """Identity and set-up first, then what the checkers counted, the ceiling, the restart, what
-    the faults recorded, and the time stamps last."""
-    return [Identity, Setup, *checkers.column_groups(), CeilingColumns, Restart, *faults.column_groups(), Times]
+    the faults, the topologies and the load's client recorded, and the time stamps last."""
+    return [Identity, Setup, *checkers.column_groups(), CeilingColumns, Restart, *faults.column_groups(),
+            *topology.column_groups(), ClientFacts, AppFacts, Times]
 
 
 def columns() -> list[str]:

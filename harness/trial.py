@@ -53,6 +53,23 @@ from harness.watch import ServerWatch
 from harness.workload.readback import read_survivors
 
 
+def restart_server(server) -> Restart:
+    """Start `server` again on what survived; a server that refuses it is an outcome, said in its
+    own words (the log of that start)."""
+    error, recovery_s = "", float("nan")
+    try:
+        recovery_s = server.restart()
+    except ServerExited as exc:
+        error = str(exc)
+    restart_log = last_start(server.log_text())  # what the restart logged, success or not
+    if error:
+        error = exit_reason(restart_log) or error
+    counts = rdb_load_counts(restart_log) or (-1, -1)
+    return Restart(recovery_s=round(recovery_s, 4), restart_failed=bool(error), restart_error=error,
+                   aof_truncated=truncated_aof(restart_log), loaded_from="" if error else loaded_from(restart_log),
+                   keys_loaded=counts[0], keys_expired_on_load=counts[1])
+
+
 def store_down(keys) -> pd.DataFrame:
     """What a reader finds when the server never came back: nothing, for every session."""
     return pd.DataFrame({"key": pd.array(list(keys), dtype="int64"), "present": False, "value_hash": 0,
@@ -70,6 +87,10 @@ class _Unbroken(faults.FaultSession):
 
 
 class CrashTrial:
+    #: after the fault, new sessions on checked keys (a failover: both primaries may acknowledge them)
+    checked_after = False
+    ack_mode = "plain"  # what acknowledges a write (harness.workload.acks); the crash matrix: its reply
+
     def __init__(self, spec: TrialSpec, env: TrialEnv, shard: Shard) -> None:
         self.spec = spec
         self.env = env
@@ -104,8 +125,7 @@ class CrashTrial:
             kind = topology.get(spec.topology.kind)
             self.topology = stack.enter_context(kind.create(
                 factory, spec.trial_id, self._data_dir_for, spec.port, **spec.topology.options))
-            primary = self.topology.primary
-            self.load = SessionLoad(primary.host, primary.port, spec.workload, spec.seed, self.recorder)
+            self.load = self.make_load()
             stack.callback(self.load.stop)
             stack.callback(self.broken.finish)  # before the servers go: a stalled fsync would hold a kill
         except BaseException:
@@ -113,8 +133,13 @@ class CrashTrial:
             raise
         return self
 
+    def make_load(self) -> SessionLoad:
+        """The session load, at the primary (a scenario may route it otherwise)."""
+        primary = self.topology.primary
+        return SessionLoad(primary.host, primary.port, self.spec.workload, self.spec.seed, self.recorder)
+
     def _data_dir_for(self, role: str):
-        if role == "primary":
+        if role == (self.fault.target_role if self.fault else "primary"):
             return self.broken.server_dir  # the fault owns the target's directory
         path = self.shard.data_dir / role
         path.mkdir(parents=True, exist_ok=True)
@@ -163,11 +188,21 @@ class CrashTrial:
         self.stamps["load_start_ns"] = start_ns = time.time_ns()
         self.load.start()
         time.sleep(max(0.0, start_ns / 1e9 + fault_after_s - time.time()))
-        self.watch.before_fault(self.topology.primary)
-        if self.fault.stops_at_once():
-            self._server_stopping("fault", read_info=False)  # INFO was just read
+        self.before_fault()
         self.stamps["fault_ns"] = time.time_ns()
         self.fault_facts = faults.as_tuple(self.broken.inject(self.topology, self._fault_took_effect))
+        self.after_fault(start_ns)
+
+    def before_fault(self) -> None:
+        """Just before the fault: what the server says of itself then (a scenario may note more)."""
+        self.watch.before_fault(self.topology.primary)
+        if self.fault.stops_at_once() and self.fault.target_role == "primary":
+            self._server_stopping("fault", read_info=False)  # INFO was just read
+
+    def after_fault(self, start_ns: int) -> None:
+        """The fault is in. A server it left running is watched under load for the fault's time
+        (it may exit on its own, or refuse writes); then the fault is lifted."""
+        timeline = self.spec.timeline
         if self.watch.stopped:
             self._fault_took_effect()  # a fault that did not say when: now, at the latest
         else:
@@ -203,7 +238,7 @@ class CrashTrial:
         until its process was gone, and those are checked like any other (acks_after_fault)."""
         if "fault_effect_ns" not in self.stamps:
             self.stamps["fault_effect_ns"] = time.time_ns()
-            self.load.begin_after_phase()
+            self.load.begin_after_phase(self.checked_after)
 
     def restart(self) -> None:
         """Start the target again on what survived; a server that refuses it is an outcome. One
@@ -215,24 +250,12 @@ class CrashTrial:
         self.env.step("restarting on what survived")
         self.watch.restarted = True
         self.stamps["restart_ns"] = time.time_ns()
-        error, recovery_s = "", float("nan")
-        try:
-            recovery_s = server.restart()
-            self.stamps["ready_ns"] = time.time_ns()
+        self.restart_columns = restart_server(self.topology.primary)
+        self.stamps["ready_ns"] = time.time_ns()
+        if not self.restart_columns.restart_failed:
             time.sleep(self.spec.timeline.after_s)
-        except ServerExited as exc:
-            error = str(exc)
-            self.stamps["ready_ns"] = time.time_ns()
-        restart_log = last_start(server.log_text())  # what the restart logged, success or not
-        if error:
-            error = exit_reason(restart_log) or error
         self.load.stop()
-        self.watch.restart_failed = bool(error)
-        counts = rdb_load_counts(restart_log) or (-1, -1)
-        self.restart_columns = Restart(recovery_s=round(recovery_s, 4), restart_failed=bool(error),
-                                       restart_error=error, aof_truncated=truncated_aof(restart_log),
-                                       loaded_from="" if error else loaded_from(restart_log),
-                                       keys_loaded=counts[0], keys_expired_on_load=counts[1])
+        self.watch.restart_failed = self.restart_columns.restart_failed
 
     def read_back(self) -> None:
         self.env.step("reading back every session")
@@ -240,11 +263,16 @@ class CrashTrial:
         self.watch.log = self.topology.primary.log_text()
         keys = checked_keys(self.history)
         self.stamps["read_ns"] = time.time_ns()
-        if self.restart_columns.restart_failed:
+        server = self.read_server()
+        if server is None:
             self.survivors = store_down(keys)  # the session store is down: every session unavailable
         else:
-            self.survivors, read_at_ms = read_survivors(self.topology.primary.client(timeout_s=30), keys)
+            self.survivors, read_at_ms = read_survivors(server.client(timeout_s=30), keys)
             self.stamps["read_ns"] = read_at_ms * 1_000_000
+
+    def read_server(self):
+        """Where the sessions are read back from (None: the store is down)."""
+        return None if self.restart_columns.restart_failed else self.topology.primary
 
     # -- the verdict ------------------------------------------------------------------------
     def times(self) -> Times:
@@ -262,20 +290,27 @@ class CrashTrial:
                         server=self.identity.label if self.identity else "", backend=self.backend.name,
                         image=getattr(self.build, "tag", ""), host=self.env.host.get("host", ""),
                         config=spec.config.name, config_description=spec.config.description,
-                        fault=self.fault.key if self.fault else spec.fault.name, trial=spec.trial, seed=spec.seed)
+                        topology=spec.topology.kind, fault=self.fault.key if self.fault else spec.fault.name,
+                        trial=spec.trial, seed=spec.seed)
 
     def setup_columns(self) -> Setup:
         workload = self.spec.workload
         return Setup(duration_s=self.spec.timeline.duration_s, concurrency=workload.concurrency,
-                     offered_rate_ops_s=workload.rate_ops_s, baseline_sessions=self.baseline_acked)
+                     offered_rate_ops_s=workload.rate_ops_s, baseline_sessions=self.baseline_acked,
+                     ack_mode=self.ack_mode)
+
+    def fact_groups(self) -> list:
+        """What the trial measured besides the history: the fault's facts, the topology's."""
+        return [*self.fault_facts, *faults.as_tuple(self.topology.facts())]
 
     def judge(self) -> list[TrialRecord]:
         """Run the spec's checkers on the evidence; write the shard's files; return the record."""
         times = self.times()
+        facts = self.fact_groups()
         fault_row = {k: v for group in self.fault_facts for k, v in group.to_row().items()}
         server = self.watch.evidence(self.watch.log, fault_row)
         evidence = Evidence(self.history, self.survivors, times, self.ceiling.ops_s, extra=self.evidence,
-                            server=server)
+                            server=server, facts=tuple(facts))
         verdicts = checkers.run_checkers(self.spec.checkers, evidence)
         survivors = self.survivors
         for verdict in verdicts:
@@ -284,7 +319,7 @@ class CrashTrial:
             for name, text in verdict.files.items():
                 self.shard.write_text(name, text)
         groups = [self.identity_columns(), self.setup_columns(), *(v.columns for v in verdicts),
-                  self.ceiling.columns(), self.restart_columns, *self.fault_facts]
+                  self.ceiling.columns(), self.restart_columns, *facts]
         record = TrialRecord((*groups, times))
         self.shard.write_frame(HISTORY, self.history)
         self.shard.write_frame(SURVIVORS, survivors)

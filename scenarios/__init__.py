@@ -37,3 +37,4 @@ def get(name: str) -> ModuleType:
     if name not in _REGISTRY:
         raise HarnessError(f"unknown scenario {name!r}: available are {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
+

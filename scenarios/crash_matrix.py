@@ -15,6 +15,7 @@ from typing import Any
 
 from harness import configs as config_files
 from harness import faults
+from harness.errors import HarnessError
 from harness.record import truthy
 from harness.runner.context import TrialEnv
 from harness.runner.local import Plan
@@ -80,6 +81,9 @@ def plan(options: MatrixOptions) -> Plan:
         notes += [note] if note else []
     chosen = faults.select(names, options.fault_settings)
     for fault in chosen:
+        if fault.needs_failover:
+            raise HarnessError(f"fault {fault.name} needs a primary with replicas and Sentinels: it runs in the "
+                               f"failover scenario (--scenarios failover --failover-faults {fault.name})")
         fault.check()
         for config in selected:
             fault.check_with(config.spec(), options.workload)

@@ -12,7 +12,7 @@ from harness.errors import HarnessError
 
 from conftest import CONFIGS, assert_nothing_left, run_cli
 
-FAST = ["--faults", "kill9", "--trials", "1", "--duration", "1", "--baseline", "100", "--plain"]
+FAST = ["--scenarios", "crash-matrix", "--faults", "kill9", "--trials", "1", "--duration", "1", "--baseline", "100", "--plain"]
 
 
 def error_line(stderr: str) -> str:

@@ -123,6 +123,14 @@ def test_a_single_write_error_and_a_full_disk_that_empties_again_are_recovered_f
     for fault in ("eio-write-once", "enospc"):
         row = run.row("aof-everysec", fault)
         log = run.log_before_restart(row)
+        saw_error = "Error writing to the AOF file" in log or "Short write while writing to the AOF file" in log
+        if fault == "eio-write-once" and not saw_error:
+            # The kernel splits a write() into several FUSE requests; when the one EIO lands on a
+            # later piece, write() returns the bytes before it and aof.c writes the rest: Redis never
+            # sees an error. Then it must simply have kept serving, losing nothing.
+            assert row["eio_writes"] == 1 and row["server_reaction"] == "kept-serving", row["server_reaction"]
+            assert row["lost_writes"] == 0
+            continue
         assert "AOF write error looks solved, Redis can write again." in log, fault
         assert run.server(row)["info_at_end"]["aof_last_write_status"] == "ok", fault
         assert row["lost_writes"] == 0

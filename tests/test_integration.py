@@ -16,7 +16,7 @@ from harness.server.process import ProcessBackend
 
 from conftest import CONFIGS, assert_nothing_left, run_cli
 
-SMALL = ["--faults", "kill9", "--trials", "1", "--duration", "1.5", "--baseline", "500", "--users", "3000", "--concurrency", "8",
+SMALL = ["--scenarios", "crash-matrix", "--faults", "kill9", "--trials", "1", "--duration", "1.5", "--baseline", "500", "--users", "3000", "--concurrency", "8",
          "--plain"]
 
 

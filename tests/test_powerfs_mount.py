@@ -397,6 +397,23 @@ def test_open_with_o_trunc_truncates_and_is_durable_only_when_synced(dirs):
     assert (backing / "f").read_bytes() == b"new"
 
 
+def test_ftruncate_on_an_open_file_works_and_is_durable_only_when_synced(dirs):
+    """A replica truncates the RDB it received through its file descriptor (Redis's readSyncBulkPayload):
+    libfuse3 passes no path for it, only the file handle."""
+    backing, mnt = dirs
+    with PowerFS(backing, mnt, metadata="lenient", writeback_s=None) as fs:
+        fs.mount()
+        fd = os.open(mnt / "temp.rdb", os.O_CREAT | os.O_WRONLY, 0o644)
+        os.write(fd, b"payload+EOFMARK")
+        os.ftruncate(fd, len(b"payload"))
+        os.fsync(fd)
+        os.ftruncate(fd, 3)  # not synced: a cut brings the synced length back
+        os.close(fd)
+        assert (mnt / "temp.rdb").read_bytes() == b"pay"
+        fs.cut()
+    assert (backing / "temp.rdb").read_bytes() == b"payload"
+
+
 def test_mount_errors_are_clear(tmp_path):
     with pytest.raises(Exception, match="does not exist"):
         PowerFS(tmp_path / "missing", tmp_path / "mnt").mount()

@@ -11,7 +11,7 @@ from conftest import assert_nothing_left, run_cli
 
 pytestmark = pytest.mark.usefixtures("fuse")
 
-SMALL = ["--trials", "1", "--duration", "1.5", "--baseline", "500", "--users", "3000", "--concurrency", "8",
+SMALL = ["--scenarios", "crash-matrix", "--trials", "1", "--duration", "1.5", "--baseline", "500", "--users", "3000", "--concurrency", "8",
          "--connections", "2", "--ceiling-requests", "0", "--plain"]
 
 

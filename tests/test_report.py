@@ -751,14 +751,14 @@ def test_summary_and_recommendation_group_by_server() -> None:
 
 
 def test_a_fault_the_registry_does_not_know_is_named_not_guessed() -> None:
-    rows = trial_rows({"aof-always": [(0, 0, 0, 9000.0, 4.0, 0.3)]}, fault="pause") + trial_rows(
+    rows = trial_rows({"aof-always": [(0, 0, 0, 9000.0, 4.0, 0.3)]}, fault="meteor") + trial_rows(
         {"aof-always": [(0, 0, 0, 9000.0, 4.0, 0.3)]})
     summary = summary_table(frame_of(rows))
-    assert summary["fault"].tolist() == ["kill9", "pause"]  # known faults first, gentlest first
+    assert summary["fault"].tolist() == ["kill9", "meteor"]  # known faults first, gentlest first
     sentences = recommendation(summary)
-    assert any("through fault `pause`, use `aof-always`" in s for s in sentences)
+    assert any("through fault `meteor`, use `aof-always`" in s for s in sentences)
     # Neither cut the power: the scope sentence names both, in their own words.
-    assert sentences[-1].startswith("Only a process crash (kill -9) and fault `pause` were measured here: the "
+    assert sentences[-1].startswith("Only a process crash (kill -9) and fault `meteor` were measured here: the "
                                     "operating system and its page cache survived them")
 
 

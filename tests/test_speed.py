@@ -108,13 +108,13 @@ def test_requests_follow_the_mix_and_parse_redis_benchmark_csv():
 def test_history_frame_keeps_every_field():
     rec = HistoryRecorder()
     rec.record(Phase.LOAD, 3, Kind.LOGIN, 42, 10, 20, Outcome.FAIL, 7, 1000, -1, "OOM command not allowed")
-    rec.extend(rec.pack(Phase.AFTER, 4, Kind.READ, 43, 30, 40, Outcome.OK, 0, 0, 1, 0))  # the driver's path
+    rec.extend(rec.pack(Phase.AFTER, 4, Kind.READ, 43, 30, 40, Outcome.OK, 0, 0, 1, 0, 6380))  # the driver's path
     frame = rec.frame()
     assert frame.to_dict("records") == [
         {"phase": "load", "worker": 3, "kind": "login", "key": 42, "start_ns": 10, "end_ns": 20, "outcome": "fail",
-         "value_hash": 7, "ttl_ms": 1000, "result": -1, "error": "OOM command not allowed"},
+         "value_hash": 7, "ttl_ms": 1000, "result": -1, "error": "OOM command not allowed", "server": 0},
         {"phase": "after", "worker": 4, "kind": "read", "key": 43, "start_ns": 30, "end_ns": 40, "outcome": "ok",
-         "value_hash": 0, "ttl_ms": 0, "result": 1, "error": ""},
+         "value_hash": 0, "ttl_ms": 0, "result": 1, "error": "", "server": 6380},
     ]
     assert isinstance(frame, pd.DataFrame)
 

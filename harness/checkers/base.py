@@ -10,11 +10,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pandas as pd
 
 from harness.record import NAN, Columns, Times
+
+C = TypeVar("C", bound=Columns)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class Evidence:
     # `python -m harness check` hands the checkers the same evidence again.
     extra: Mapping[str, Any] = field(default_factory=dict)
     server: ServerEvidence | None = None  # INFO, CONFIG and log (None: a trial that did not read them)
+    facts: tuple[Columns, ...] = ()  # what the trial measured besides (a topology's failover instants)
+
+    def fact(self, kind: type[C]) -> C | None:
+        return next((group for group in self.facts if type(group) is kind), None)
 
 
 @dataclass(frozen=True)

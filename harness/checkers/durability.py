@@ -458,7 +458,7 @@ def check_frames(history: pd.DataFrame, survivors: pd.DataFrame, read_at_ms: flo
 
 def checked_keys(history: pd.DataFrame) -> Iterable[int]:
     """Every key the checked phases touched (reads included: a read key is read back too)."""
-    phases = [Phase.BASELINE.name.lower(), Phase.LOAD.name.lower()]
+    phases = [Phase.BASELINE.name.lower(), Phase.LOAD.name.lower(), Phase.FAILOVER.name.lower()]
     return np.unique(history.loc[history["phase"].isin(phases), "key"].to_numpy()).tolist()
 
 

@@ -2,7 +2,9 @@
 
 A fault is set up per trial (it may own a server's data directory: the power-loss faults
 mount a filesystem there) and injected once, under load, on a role of the trial's topology
-(the primary today). Afterwards that server is not running and the trial restarts it.
+(`target_role`: the primary, or a replica). Afterwards that server is not running and the trial
+restarts it, except for faults that leave it running (a pause, a partition), which only a
+topology with a failover (scenario `failover`) runs.
 
 Each fault class carries its own words (a label for charts, a phrase for sentences, a
 description for the method), whether it cuts the power (the page cache is lost, speeds go
@@ -93,6 +95,8 @@ class Fault(ABC):
     description: ClassVar[str]  # how it is done, for the report's method
     cuts_power: ClassVar[bool] = False  # the page cache is lost: only fsynced bytes survive
     order: ClassVar[int] = 50  # the report lists faults gentlest first
+    target_role: ClassVar[str] = "primary"  # the role it breaks (its data directory is the fault's to own)
+    needs_failover: ClassVar[bool] = False  # only on a topology that can promote another server
     Options: ClassVar[type] = NoOptions
     columns: ClassVar[type[Columns] | None] = None
     stops_server: ClassVar[bool] = True  # the server is down when inject returns (else: a disk fault)

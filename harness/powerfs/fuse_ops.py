@@ -263,7 +263,8 @@ class PowerOps(mfusepy.Operations):
 
 class PowerFUSE(mfusepy.FUSE):
     """mfusepy's FUSE runner, passing what its libfuse3 wrappers drop: rename flags, and the
-    file handle of fchmod / fchown / futimens (with nullpath_ok their path is NULL)."""
+    file handle of fchmod / fchown / futimens / ftruncate (with nullpath_ok their path is NULL: a
+    replica's ftruncate of the RDB it received from its primary failed with EBADF without it)."""
 
     def _path(self, path):
         return None if path is None else path.decode(self.encoding, self.errors)
@@ -280,6 +281,9 @@ class PowerFUSE(mfusepy.FUSE):
 
     def chown_fuse_3(self, path, uid, gid, fip):
         return self.operations.chown(self._path(path), uid, gid, self._fh(fip))
+
+    def truncate_fuse_3(self, path, length, fip):
+        return self.operations.truncate(self._path(path), length, self._fh(fip))
 
     def utimens_fuse_3(self, path, buf, fip):
         times = None

@@ -97,6 +97,21 @@ def _run_specs(scenario, specs: list[TrialSpec], run: RunDir, env: TrialEnv, ui:
     ui.end()
 
 
+def prepare(scenario, plan: Plan, pool: ServerPool, echo) -> Plan:
+    """Each scenario of the plan that has a `prepare(plan, pool, echo)` hook acts on it once the
+    configs are checked: it may drop the trials its servers cannot run, and say so (failover: an
+    ack mode a server lacks)."""
+    modules = [scenario] if scenario is not None else \
+        list({spec.scenario: scenario_of(spec) for spec in plan.specs}.values())
+    for module in modules:
+        hook = getattr(module, "prepare", None)
+        if hook is not None:
+            plan = hook(plan, pool, echo)
+    if not plan.specs:
+        raise HarnessError("nothing to run: no trial of the plan can run on these servers")
+    return plan
+
+
 def run_plan(scenario, plan: Plan, run: RunDir, ui: RunUI, resume: bool = False) -> None:
     """Check every server and config, then run the plan's trials one by one into `run`; `scenario`
     runs them all, or (None: a run of several scenarios) each spec's own. `resume`: `run` already
@@ -116,6 +131,7 @@ def run_plan(scenario, plan: Plan, run: RunDir, ui: RunUI, resume: bool = False)
     pool = ServerPool(run.run_id, ui.echo, owner=str(run.root.resolve()))
     try:
         skips = check_configs(pool, todo, run, ui.echo)
+        todo = prepare(scenario, todo, pool, ui.echo)
         host = resume_environment(run, ui.echo) if resume else start_environment(pool, todo, run, ui.echo, skips)
         specs = without(todo.specs, skips)
         if specs:

@@ -58,7 +58,8 @@ def recheck_trial(run_dir: Path, record: TrialRecord) -> TrialRecord:
     survivors = survivors.drop(columns=[c for c in VERDICT_COLUMNS if c in survivors.columns])
     ceiling = record.get(CeilingColumns)
     evidence = Evidence(history, survivors, _times(record, history), ceiling.ceiling_ops_s if ceiling else float("nan"),
-                        extra=read_evidence(run_dir / "evidence" / trial_id), server=_server(run_dir, trial_id))
+                        extra=read_evidence(run_dir / "evidence" / trial_id), server=_server(run_dir, trial_id),
+                        facts=record.groups)
     groups = list(record.groups)
     for verdict in checkers.run_checkers(_checker_names(run_dir, trial_id), evidence):
         kinds = [type(g) for g in groups]

@@ -37,15 +37,29 @@ class ServerSpec:
     data_dir: Path  # host directory: the server's `dir` (bind-mounted at /data in Docker)
     log_path: Path  # where the server's log is kept with the trial
     port: int
+    args: tuple[str, ...] = ()  # more options the harness owns (replication), after its own
+    sentinel: bool = False  # run as a Sentinel (the same binary, `--sentinel`)
+
+    def config_in_data_dir(self) -> Path | None:
+        """The config's path relative to the data directory when it lives there: a Sentinel
+        rewrites its own config file, so it must be the server's to write (not mounted read-only)."""
+        try:
+            return self.config_path.resolve().relative_to(self.data_dir.resolve())
+        except ValueError:
+            return None
 
 
-def server_args(config_path: str, port: int, data_dir: str) -> list[str]:
+def server_args(config_path: str, port: int, data_dir: str, spec: ServerSpec | None = None) -> list[str]:
     """Command-line options after the config file: the harness owns these settings.
 
     Redis appends command-line options after the file's lines, so they win over the file;
     the config check refuses fragments that set them anyway, so nothing is overridden silently.
+    A spec's own `args` (a replica's `--replicaof`) follow, and `--sentinel` for a Sentinel.
     """
-    return [config_path, "--port", str(port), "--bind", LOOPBACK, "--dir", data_dir, "--daemonize", "no"]
+    args = [config_path, "--port", str(port), "--bind", LOOPBACK, "--dir", data_dir, "--daemonize", "no"]
+    if spec is not None:
+        args += [*spec.args, *(["--sentinel"] if spec.sentinel else [])]
+    return args
 
 
 def admin_client(port: int, timeout_s: float = 5.0) -> redis.Redis:
@@ -156,7 +170,8 @@ class Server(ABC):
         return time.perf_counter() - began
 
     def wait_ready(self) -> None:
-        """Ready means: PING answers and INFO persistence shows loading:0."""
+        """Ready means: PING answers and INFO persistence shows loading:0 (a Sentinel loads
+        nothing: PING is enough)."""
         deadline = time.monotonic() + self.ready_timeout_s
         client = admin_client(self.port, timeout_s=2.0)
         try:
@@ -166,7 +181,7 @@ class Server(ABC):
                     raise ServerExited(f"server {self.spec.name} exited: {exit_reason(log)}", tail(log))
                 try:
                     client.ping()
-                    if client.info("persistence").get("loading") == 0:
+                    if self.spec.sentinel or client.info("persistence").get("loading") == 0:
                         return
                 except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ResponseError):
                     pass

@@ -53,12 +53,17 @@ class DockerServer(Server):
         self.container = None
 
     def _launch(self) -> None:
-        config_in_container = f"{CONFIG_MOUNT_DIR}/{self.spec.config_path.name}"
+        own_config = self.spec.config_in_data_dir()  # a Sentinel's: it rewrites it, so not read-only
+        config_in_container = f"{DATA_MOUNT}/{own_config}" if own_config else \
+            f"{CONFIG_MOUNT_DIR}/{self.spec.config_path.name}"
+        volumes = {str(self.spec.data_dir.resolve()): {"bind": DATA_MOUNT, "mode": "rw"}}
+        if not own_config:
+            volumes[str(self.spec.config_path.resolve())] = {"bind": config_in_container, "mode": "ro"}
         try:
             self.container = self.engine.containers.run(
                 self.image.tag,
                 entrypoint=[self.image.command],
-                command=server_args(config_in_container, self.port, DATA_MOUNT),
+                command=server_args(config_in_container, self.port, DATA_MOUNT, self.spec),
                 # Docker names allow [a-zA-Z0-9_.-]: a fault's name may hold + : , = (sequences, parameters).
                 name=re.sub(r"[^a-zA-Z0-9_.-]", "-", f"crash-matrix-{self.run_id}-{self.spec.name}"),
                 detach=True,
@@ -66,10 +71,7 @@ class DockerServer(Server):
                 user=f"{os.getuid()}:{os.getgid()}",  # files in the data dir belong to the caller
                 working_dir=DATA_MOUNT,
                 labels={RUN_LABEL: self.run_id, PID_LABEL: str(os.getpid()), OWNER_LABEL: self.owner},
-                volumes={
-                    str(self.spec.data_dir.resolve()): {"bind": DATA_MOUNT, "mode": "rw"},
-                    str(self.spec.config_path.resolve()): {"bind": config_in_container, "mode": "ro"},
-                },
+                volumes=volumes,
             )
         except docker.errors.APIError as exc:
             raise HarnessError(f"starting a container from {self.image.tag} failed: {exc.explanation}") from None

@@ -24,7 +24,7 @@ class ProcessServer(Server):
             self._proc = subprocess.Popen(
                 # Absolute paths: the server runs with its data directory as working directory.
                 [str(self.binary.path), *server_args(str(self.spec.config_path.resolve()), self.port,
-                                                     str(self.spec.data_dir.resolve()))],
+                                                     str(self.spec.data_dir.resolve()), self.spec)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

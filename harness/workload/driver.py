@@ -11,6 +11,11 @@ operation is a reply parse (hiredis, C), a record append and a command encode.
 
 It runs its own event loop in a background thread so the trial (in the main thread) can
 sleep, kill and restart the server while the load goes on.
+
+Where the load goes is a route (harness.workload.route): one fixed server, or the primary as the
+Sentinels name it, looked up again as a client library would. Every operation records the port of
+the server that answered it. With an ack mode (harness.workload.acks), a WAIT or WAITAOF follows
+every write on its connection, and the write is acknowledged only when that confirms it.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from collections import deque
 
 import hiredis
 
+from harness.workload.acks import AckMode
 from harness.workload.history import HistoryRecorder
 from harness.workload.resp import ReplyError, RespConnection
+from harness.workload.route import FixedRoute
 from harness.workload.session import (
     Kind,
     Outcome,
@@ -44,12 +51,14 @@ from harness.workload.session import (
 )
 
 RECONNECT_PAUSE_S = 0.01
+LOOKUP_PAUSE_S = 0.05  # after a lookup found no primary: the Sentinels are still deciding
 SESSION_COUNTER_BITS = 20  # logins per client per trial: a million
 BASELINE_BATCH = 500
 TIMEOUT_CHECK_S = 0.05
 
 LOGIN, READ, REFRESH, LOGOUT = Kind.LOGIN, Kind.READ, Kind.REFRESH, Kind.LOGOUT
 OK, FAIL, UNKNOWN = Outcome.OK, Outcome.FAIL, Outcome.UNKNOWN
+ACK = object()  # the inflight entry of the WAIT / WAITAOF that follows a write
 
 
 def _nothing(*args) -> None:
@@ -136,14 +145,17 @@ class _User:
 class _SessionConnection(asyncio.Protocol):
     """A connection carrying the requests of several users, pipelined."""
 
-    def __init__(self, load: "SessionLoad", users: list[_User]) -> None:
+    def __init__(self, load: "SessionLoad", users: list[_User], server: int = 0) -> None:
         self.load = load
         self.users = users
+        self.server = server  # the port of the server this connection reaches (recorded per operation)
         self.parser = hiredis.Reader()
         self.inflight: deque = deque()  # (client, phase, kind, sid, start_ns, value_hash, ttl_ms, user)
         self.outgoing: list[bytes] = []
         self.transport = None
         self.lost = asyncio.get_event_loop().create_future()
+        self.leaving = False  # no new requests: the route moved on (READONLY, a new primary)
+        self.held: tuple | None = None  # a write's entry and reply, until its WAIT / WAITAOF answers
 
     # -- issuing -----------------------------------------------------------------------------
     def _issue(self, user: _User, now: int) -> None:
@@ -161,6 +173,10 @@ class _SessionConnection(asyncio.Protocol):
                 sid = live.pop(user.rng.randrange(len(live)))  # logged out, whatever the reply says
             else:
                 sid = live[user.rng.randrange(len(live))]
+            key = session_key(sid)
+        elif phase is Phase.FAILOVER:
+            # New logins on checked keys: either primary may acknowledge them.
+            kind, sid = LOGIN, user.new_session_id()
             key = session_key(sid)
         else:
             # After a fault only new users arrive and log in: that is what the outage denies them.
@@ -182,6 +198,9 @@ class _SessionConnection(asyncio.Protocol):
             payload = logout_command(key)
         self.outgoing.append(payload)
         self.inflight.append((user, phase, kind, sid, now, vhash, ttl_ms, uid))
+        if load.ack_command is not None and kind is not READ:
+            self.outgoing.append(load.ack_command)
+            self.inflight.append(ACK)
 
     def _flush(self) -> None:
         if self.outgoing:
@@ -191,7 +210,7 @@ class _SessionConnection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------------
     def connection_made(self, transport) -> None:
         self.transport = transport
-        if self.load.stopping:
+        if self.load.stopping or self.leaving:
             return
         now = time.time_ns()
         interval = self.load.interval_ns
@@ -216,7 +235,7 @@ class _SessionConnection(asyncio.Protocol):
             loop.call_at(loop.time() + (user.due_ns - now) / 1e9, self._issue_due, user)
 
     def _issue_due(self, user: _User) -> None:
-        if self.load.stopping or self.transport is None or self.transport.is_closing():
+        if self.load.stopping or self.leaving or self.transport is None or self.transport.is_closing():
             return
         # The request's start is when it was due, not when it could be sent: a server that falls
         # behind the offered rate shows it in latency (no coordinated omission, as wrk2 measures).
@@ -227,10 +246,13 @@ class _SessionConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.parser.feed(data)
         now = time.time_ns()
-        recorder = self.load.recorder
+        load = self.load
+        recorder = load.recorder
         pack, extend = recorder.pack, recorder.extend
-        stopping = self.load.stopping
-        interval = self.load.interval_ns
+        server = self.server
+        acking = load.ack_command is not None
+        done = load.stopping or self.leaving  # issue no next request on this connection
+        interval = load.interval_ns
         inflight = self.inflight
         replies = 0
         while True:
@@ -238,10 +260,25 @@ class _SessionConnection(asyncio.Protocol):
             if reply is False:
                 break
             replies += 1
-            user, phase, kind, sid, start, vhash, ttl_ms, uid = inflight.popleft()
+            entry = inflight.popleft()
+            if acking:
+                if entry is ACK:  # the WAIT / WAITAOF of the write held back
+                    entry, reply = self._confirm(reply, now)
+                    if reply is None:  # applied, not confirmed: recorded as unknown
+                        if not done:
+                            self._next(entry[0], now, interval)
+                        continue
+                elif inflight and inflight[0] is ACK:
+                    self.held = (entry, reply)
+                    continue
+            user, phase, kind, sid, start, vhash, ttl_ms, uid = entry
             if type(reply) is ReplyError:
+                error = str(reply)[:80]
                 extend(pack(phase, user.number, kind, sid, start, now, FAIL, vhash, ttl_ms, -1,
-                            recorder.error_code(str(reply)[:80])))
+                            recorder.error_code(error), server))
+                if load.route.follows_readonly and error.startswith("READONLY"):
+                    # The old primary was demoted: give the connection up, look the primary up again.
+                    self.leaving = done = True
             else:
                 if kind is READ:
                     # The value read is evidence for the checker: its fingerprint, like a login's.
@@ -259,17 +296,35 @@ class _SessionConnection(asyncio.Protocol):
                             user.expires[sid] = now + user.ttl_ns
                         else:
                             user.gone(uid, sid)
-                extend(pack(phase, user.number, kind, sid, start, now, OK, vhash, ttl_ms, result, 0))
-            if stopping:
-                continue
-            if interval:
-                self._schedule(user, now)
-            else:
-                self._issue(user, now)
-        self.load.replies += replies
+                extend(pack(phase, user.number, kind, sid, start, now, OK, vhash, ttl_ms, result, 0, server))
+            if not done:
+                self._next(user, now, interval)
+        load.replies += replies
         self._flush()
-        if stopping and not inflight:
+        if done and not inflight:
             self.transport.close()
+
+    def _next(self, user: _User, now: int, interval: int) -> None:
+        if interval:
+            self._schedule(user, now)
+        else:
+            self._issue(user, now)
+
+    def _confirm(self, ack_reply, now: int) -> tuple[tuple, object]:
+        """The held write and its reply, once its WAIT / WAITAOF answered: the write's own reply when
+        it failed or is confirmed; None when the write was applied but not confirmed (recorded here
+        as unknown: a timed-out WAIT does not undo it)."""
+        entry, reply = self.held
+        self.held = None
+        if type(reply) is ReplyError:
+            return entry, reply
+        reason = self.load.acks.unconfirmed(ack_reply)
+        if reason is None:
+            return entry, reply
+        user, phase, kind, sid, start, vhash, ttl_ms, _ = entry
+        self.load.recorder.record(phase, user.number, kind, sid, start, now, UNKNOWN, vhash, ttl_ms, -1, reason,
+                                  self.server)
+        return entry, None
 
     def connection_lost(self, exc) -> None:
         self.fail_inflight(type(exc).__name__ if exc else "ConnectionLost")
@@ -280,20 +335,36 @@ class _SessionConnection(asyncio.Protocol):
         """Requests that got no reply may or may not have happened: unknown, never failed."""
         now = time.time_ns()
         record = self.load.recorder.record
+        if self.held is not None:  # a write whose reply came, but not its WAIT's
+            self.inflight.appendleft(self.held[0])
+            self.held = None
         while self.inflight:
-            user, phase, kind, sid, start, vhash, ttl_ms, _ = self.inflight.popleft()
-            record(phase, user.number, kind, sid, start, now, UNKNOWN, vhash, ttl_ms, -1, error)
+            entry = self.inflight.popleft()
+            if entry is ACK:
+                continue
+            user, phase, kind, sid, start, vhash, ttl_ms, _ = entry
+            record(phase, user.number, kind, sid, start, now, UNKNOWN, vhash, ttl_ms, -1, error, self.server)
 
     def overdue(self, now: int, timeout_ns: int) -> bool:
-        return bool(self.inflight) and now - self.inflight[0][4] > timeout_ns
+        first = self.held[0] if self.held is not None else (self.inflight[0] if self.inflight else None)
+        return first is not None and first is not ACK and now - first[4] > timeout_ns
 
 
 class SessionLoad:
-    """Owns the recorder; baseline() then start() / begin_after_phase() / stop()."""
+    """Owns the recorder; baseline() then start() / begin_after_phase() / stop().
 
-    def __init__(self, host: str, port: int, params: WorkloadParams, seed: int, recorder: HistoryRecorder) -> None:
+    `route` says where the load goes (default: host:port, fixed); `acks` what acknowledges a write
+    (default: its reply). The baseline always goes to host:port (the primary at the start)."""
+
+    def __init__(self, host: str, port: int, params: WorkloadParams, seed: int, recorder: HistoryRecorder,
+                 route=None, acks: AckMode | None = None) -> None:
         self.host = host
         self.port = port
+        self.route = route or FixedRoute(host, port)
+        self.acks = acks or AckMode()
+        self.ack_command = self.acks.command  # None: the reply is the ack (the hot path checks this)
+        self.refused_connects = 0
+        self._connections: set[_SessionConnection] = set()
         self.params = params
         self.seed = seed
         self.recorder = recorder
@@ -335,7 +406,7 @@ class SessionLoad:
                     if outcome is OK:
                         client.logged_in(user, sid, end)
                     self.recorder.record(Phase.BASELINE, client.number, LOGIN, sid, start, end, outcome,
-                                         value_hash(value), self.ttl_ms, -1, str(reply) if outcome else "")
+                                         value_hash(value), self.ttl_ms, -1, str(reply) if outcome else "", self.port)
         finally:
             conn.close()
         return acked
@@ -345,10 +416,11 @@ class SessionLoad:
         self._thread = threading.Thread(target=self._thread_main, name="session-load", daemon=True)
         self._thread.start()
 
-    def begin_after_phase(self) -> None:
+    def begin_after_phase(self, checked: bool = False) -> None:
         """From now on, users touch only new `session:after:*` keys (set once the fault took effect),
-        so what they do after the restart cannot change the sessions being checked."""
-        self.phase = Phase.AFTER
+        so what they do after the restart cannot change the sessions being checked. `checked`: new
+        sessions on checked keys instead (a failover: what either primary acknowledged is judged)."""
+        self.phase = Phase.FAILOVER if checked else Phase.AFTER
 
     def stop(self, timeout_s: float = 30.0) -> None:
         self.stopping = True
@@ -371,20 +443,36 @@ class SessionLoad:
         users = self.clients
         slots = min(params.connections, params.concurrency)
         groups = [users[i::slots] for i in range(slots)]
-        await asyncio.gather(*(self._connection_slot(group) for group in groups))
+        await asyncio.gather(self.route.watch(self._moved, lambda: self.stopping),
+                             *(self._connection_slot(group) for group in groups))
+
+    def _moved(self, address: tuple[str, int]) -> None:
+        """A new primary was announced: connections elsewhere finish what they sent, take no new
+        request, and close; their slots connect to the new primary."""
+        for conn in list(self._connections):
+            if conn.server != address[1] and not conn.leaving:
+                conn.leaving = True
+                if not conn.inflight and conn.transport is not None:
+                    conn.transport.close()
 
     async def _connection_slot(self, users: list[_User]) -> None:
         """Keep one connection for these users open until stopped, reconnecting after a crash."""
         loop = asyncio.get_running_loop()
         timeout_ns = int(self.params.op_timeout_s * 1e9)
         while not self.stopping:
+            address = await self.route.primary()
+            if address is None:  # no primary known yet: the Sentinels are still deciding
+                await asyncio.sleep(LOOKUP_PAUSE_S)
+                continue
+            host, port = address
             try:
                 async with asyncio.timeout(1.0):
-                    _, conn = await loop.create_connection(lambda: _SessionConnection(self, users),
-                                                           self.host, self.port)
+                    _, conn = await loop.create_connection(lambda: _SessionConnection(self, users, port), host, port)
             except (OSError, TimeoutError):
+                self.refused_connects += 1
                 await asyncio.sleep(RECONNECT_PAUSE_S)  # the server is down: do not spin
                 continue
+            self._connections.add(conn)
             # Wait for the connection to end; meanwhile watch for requests without a reply.
             while not conn.lost.done():
                 await asyncio.wait([conn.lost], timeout=TIMEOUT_CHECK_S)
@@ -393,6 +481,7 @@ class SessionLoad:
                     conn.transport.abort()
                 elif self.stopping and not conn.inflight:
                     conn.transport.close()
+            self._connections.discard(conn)
             if self.stopping:
                 return
 

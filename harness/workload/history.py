@@ -18,13 +18,16 @@ from harness.workload.session import Kind, Outcome, Phase
 NO_VALUE = 0  # value_hash of an operation that writes no value
 NO_RESULT = -1
 
-COLUMNS = ("phase", "worker", "kind", "key", "start_ns", "end_ns", "outcome", "value_hash", "ttl_ms", "result", "error")
+# `server`: the port of the server that answered (or, for an unknown outcome, was sent) the
+# request: with a failover, two servers may both have acknowledged writes.
+COLUMNS = ("phase", "worker", "kind", "key", "start_ns", "end_ns", "outcome", "value_hash", "ttl_ms", "result", "error",
+           "server")
 
 
 class HistoryRecorder:
-    """Operations as packed rows of 11 little-endian int64 in one bytearray.
+    """Operations as packed rows of 12 little-endian int64 in one bytearray.
 
-    The driver's hot path calls `extend(pack(...11 ints...))`: two C calls, no tuple and no
+    The driver's hot path calls `extend(pack(...12 ints...))`: two C calls, no tuple and no
     Python frame per operation (struct packing is about 3x cheaper than array.extend, which
     converts item by item)."""
 
@@ -44,9 +47,10 @@ class HistoryRecorder:
         return code
 
     def record(self, phase: int, worker: int, kind: int, key: int, start_ns: int, end_ns: int, outcome: int,
-               value_hash: int = NO_VALUE, ttl_ms: int = 0, result: int = NO_RESULT, error: str = "") -> None:
+               value_hash: int = NO_VALUE, ttl_ms: int = 0, result: int = NO_RESULT, error: str = "",
+               server: int = 0) -> None:
         self.extend(self.pack(phase, worker, kind, key, start_ns, end_ns, outcome, value_hash, ttl_ms, result,
-                              self.error_code(error) if error else 0))
+                              self.error_code(error) if error else 0, server))
 
     def __len__(self) -> int:
         return len(self._data) // self.ROW.size
@@ -77,4 +81,6 @@ def history_frame(cols: dict, errors) -> pd.DataFrame:
         "ttl_ms": np.asarray(cols["ttl_ms"], dtype=np.int64),
         "result": np.asarray(cols["result"], dtype=np.int64),
         "error": errors,
+        # Histories written before the column existed have none: 0, "not recorded".
+        "server": np.asarray(cols.get("server", np.zeros(len(cols["key"]))), dtype=np.int32),
     })

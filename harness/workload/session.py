@@ -40,6 +40,9 @@ class Phase(IntEnum):
     BASELINE = 0  # the population written (and persisted) before the load
     LOAD = 1  # the measured load, up to the fault
     AFTER = 2  # after the fault: new sessions only (other keys), to see the outage from a client
+    # After the fault in a failover: new sessions only, on checked keys, since the old primary and
+    # the new one may both acknowledge them (and the old one's may be dropped when it is demoted).
+    FAILOVER = 3
 
 
 @dataclass(frozen=True)
