@@ -27,6 +27,8 @@ fault and the readback (they must be gone) and some expire after it (they must b
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -75,10 +77,14 @@ def _present(ops: Sequence[Op], feasible: list[set], seen: Observed, read_at: fl
     if not ever:  # a value no write set: corrupt, the durability checker's to count
         return KeyExpiry(population, alive, present=True)
     latest = max(high for _, high in ever)
-    expired_by_server = 0 <= seen.expire_at_ms < read_at
+    # The server keeps a key through the millisecond of its expiry (keyIsExpired: now > when, in
+    # whole ms), and it read the key no earlier than `read_at` (stamped before the batch was sent):
+    # a zombie is certain only once that millisecond is past.
+    now = math.floor(read_at)
+    expired_by_server = 0 <= seen.expire_at_ms < now
     final = _holding(ops, feasible[-1], seen.value_hash)
     shorter = bool(final) and seen.expire_at_ms >= 0 and seen.expire_at_ms < min(low for low, _ in final)
-    return KeyExpiry(population, alive, present=True, zombie=read_at > latest or expired_by_server,
+    return KeyExpiry(population, alive, present=True, zombie=now > latest or expired_by_server,
                      ttl_longer=seen.expire_at_ms > latest, ttl_shorter=shorter)
 
 
