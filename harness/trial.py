@@ -79,9 +79,6 @@ def store_down(keys) -> pd.DataFrame:
 class _Unbroken(faults.FaultSession):
     """Fault "none": nothing breaks (a scenario whose subject is not a crash: eviction)."""
 
-    def __init__(self, data_dir) -> None:
-        self.server_dir = data_dir
-
     def inject(self, topology, took_effect) -> None:
         raise HarnessError("fault 'none' is never injected: use CrashTrial.load_without_fault")
 

@@ -11,9 +11,6 @@ from harness.faults.operator import OperatorFacts, dbsize, edit_config, stop_gra
 
 
 class _EditSession(FaultSession):
-    def __init__(self, data_dir: Path) -> None:
-        self.server_dir = data_dir
-
     def inject(self, topology, took_effect) -> OperatorFacts:
         server = topology.primary
         keys = dbsize(server)

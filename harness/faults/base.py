@@ -63,6 +63,9 @@ class FaultSession(AbstractContextManager):
 
     #: the directory the target server must use as its data directory
     server_dir: Path
+
+    def __init__(self, data_dir: Path) -> None:
+        self.server_dir = data_dir
     #: set by the trial: called right before this session stops the server, when it is not at once
     before_crash = staticmethod(_nothing)  # before_crash(how: "fault" | "exited")
 

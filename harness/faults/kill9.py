@@ -8,9 +8,6 @@ from harness.faults.base import Fault, FaultSession
 
 
 class _KillSession(FaultSession):
-    def __init__(self, data_dir: Path) -> None:
-        self.server_dir = data_dir
-
     def inject(self, topology, took_effect) -> None:
         topology.primary.kill()
         took_effect()

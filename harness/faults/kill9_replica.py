@@ -13,9 +13,6 @@ from harness.faults.base import Fault, FaultSession
 
 
 class _KillReplicaSession(FaultSession):
-    def __init__(self, data_dir: Path) -> None:
-        self.server_dir = data_dir
-
     def inject(self, topology, took_effect) -> None:
         topology.role(Kill9Replica.target_role).kill()
         took_effect()
