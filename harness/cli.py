@@ -17,19 +17,13 @@ from harness import __version__
 from harness.cli_run import EXIT_STATUS_HELP, Interrupts, exit_for, fail, report_and_summary, run_plan_from_cli
 from harness.errors import HarnessError
 from harness.run_options import QUICK_DURATION_S as _QUICK
-from harness.run_options import RunValues, scenario_names, scenario_options
+from harness.run_options import RunValues, names_of, scenario_names, scenario_options
 from harness.run_options import plans as build_plans
 from harness.runner.local import combine
 from harness.spec import Timeline
 from harness.workload.session import WorkloadParams
 
 QUICK_DURATION_S = _QUICK["crash-matrix"]
-
-
-def _names(values: tuple[str, ...]) -> list[str] | None:
-    """--configs 'a b' and --configs a --configs b and --configs a,b all mean [a, b]."""
-    names = [name for value in values for name in value.replace(",", " ").split()]
-    return names or None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -252,7 +246,7 @@ def bench(config_names, configs_dir, rounds, seconds, ceiling_requests, concurre
     echo = lambda message: click.echo(message, err=True)  # noqa: E731
     with Interrupts():
         try:
-            selected = config_files.select(config_files.discover(configs_dir), _names(config_names))
+            selected = config_files.select(config_files.discover(configs_dir), names_of(config_names))
             params = WorkloadParams(concurrency=concurrency, connections=connections)
             chosen = choose_backend(backend, image, "bench", server_bin, echo)
             try:
@@ -305,7 +299,7 @@ def recovery_curve(sizes, config_names, repeats, backend, image, server_bin, res
     from scenarios.recovery_curve import check_configs, parse_sizes, run_recovery_curve  # noqa: PLC0415
 
     try:
-        size_list, names = parse_sizes(sizes), check_configs(_names(config_names))
+        size_list, names = parse_sizes(sizes), check_configs(names_of(config_names))
     except HarnessError as exc:
         fail(str(exc))
     with Interrupts():
