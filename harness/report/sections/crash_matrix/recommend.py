@@ -217,22 +217,26 @@ def _security(results: list[Measured], phrase: str) -> list[str]:
             f"{'these configs' if len(offenders) > 1 else 'it'} where a logout must stick."]
 
 
+def _offenders(results: list[Measured], count: str) -> str:
+    """The configs whose trials counted any of `count` (a Measured field with its `_max`), with
+    their median and worst trial; "" when none did."""
+    return "; ".join(f"`{m.config}` (median {fmt.count(getattr(m, count))}, up to "
+                     f"{fmt.count(getattr(m, count + '_max'))} in a trial)"
+                     for m in results if getattr(m, count + "_max") > 0)
+
+
 def _corruption(results: list[Measured], phrase: str) -> list[str]:
-    offenders = [m for m in results if m.corrupt_max > 0]
-    if not offenders:
+    names = _offenders(results, "corrupt")
+    if not names:
         return []
-    names = "; ".join(f"`{m.config}` (median {fmt.count(m.corrupt)}, up to {fmt.count(m.corrupt_max)} in a trial)"
-                      for m in offenders)
     return [f"Under {phrase}, {names} returned corrupt sessions: a value no request wrote for that key, "
             f"or an expiry no request could have set."]
 
 
 def _phantoms(results: list[Measured], phrase: str) -> list[str]:
-    offenders = [m for m in results if m.phantom_max > 0]
-    if not offenders:
+    names = _offenders(results, "phantom")
+    if not names:
         return []
-    names = "; ".join(f"`{m.config}` (median {fmt.count(m.phantom)}, up to {fmt.count(m.phantom_max)} in a trial)"
-                      for m in offenders)
     return [f"Under {phrase}, {names} served sessions that no login created (phantoms): the server came back "
             f"with session keys the history cannot explain."]
 
