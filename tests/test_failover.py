@@ -16,6 +16,7 @@ from harness.progress import PlainUI
 from harness.results import RunDir
 from harness.runner.local import run_plan
 from harness.server.docker_backend import DockerBackend
+from harness.server.net import free_port
 from harness.server.process import ProcessBackend
 from harness.spec import ServerChoice
 from harness.topology import ServerFactory, get
@@ -209,13 +210,26 @@ def test_bad_failover_input_is_one_clear_line_before_any_trial(tmp_path, args, m
     assert not (tmp_path / "r").exists()
 
 
-def test_a_busy_port_is_refused_before_any_trial(tmp_path):
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
+def _listener_above_a_free_port() -> socket.socket:
+    """A socket listening on port p + 1 of the servers' range, p being free: the primary's port is
+    free, so the replica's is the busy one. Retried, since another process may hold p (seen in CI
+    when the listener's port came from the ephemeral range)."""
+    for _ in range(50):
+        below = free_port()
+        listener = socket.socket()
+        try:
+            listener.bind(("127.0.0.1", below + 1))
+        except OSError:
+            listener.close()
+            continue
         listener.listen()
+        return listener
+    raise AssertionError("no pair of adjacent free ports on 127.0.0.1")
+
+
+def test_a_busy_port_is_refused_before_any_trial(tmp_path):
+    with _listener_above_a_free_port() as listener:
         port = listener.getsockname()[1]
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", port - 1))  # the primary's port must be free, so the replica's is the busy one
         proc = run_cli("run", "--results", str(tmp_path / "r"), *SMALL, "--port", str(port - 1), timeout=60)
     assert proc.returncode == 2
     assert f"port {port} on 127.0.0.1 is busy" in proc.stderr  # a replica's or a Sentinel's port, not only the primary's
