@@ -32,9 +32,8 @@ from harness.checkers.durability import (
     histories_from_frame,
     matches,
     window,
-    _applied,
-    _consistent,
 )
+from harness.checkers.key_states import _applied, _consistent
 from harness.workload.history import HistoryRecorder
 from harness.workload.session import Kind, Outcome, Phase
 
@@ -294,7 +293,7 @@ def test_a_key_no_prefix_fits_adds_nothing_to_lost_writes_or_the_loss_window():
 def test_a_session_nobody_created_is_a_phantom():
     result = check({1: [login(7, 100, 101)]}, {1: Observed(True, 7, 100 + T), 99: Observed(True, 5, 9 * T)},
                    SOON, 5000)
-    assert result.phantom_sessions == 1 and result.verdicts[99].status == "phantom"
+    assert result.phantom_sessions == 1 and result.table.status_of(99) == "phantom"
 
 
 def test_per_key_read_time_explains_an_expiry_during_the_readback():

@@ -78,9 +78,11 @@ def overlapping(trials: pd.DataFrame) -> dict[str, int]:
     found: dict[str, int] = {}
     if not len(trials):
         return found
-    ends = trials[["ready_ns", "fault_ns", "load_start_ns"]].max(axis=1)
-    for host, group in trials.assign(end_ns=ends).groupby(trials["host"].astype(str), sort=False):
-        spans = [(int(s), int(e)) for s, e in zip(group["load_start_ns"], group["end_ns"]) if s > 0]
+    # A frame of its own: the trials frame is wide and built column by column (assigning to it warns).
+    loads = pd.DataFrame({"host": trials["host"].astype(str), "start": trials["load_start_ns"],
+                          "end": trials[["ready_ns", "fault_ns", "load_start_ns"]].max(axis=1)})
+    for host, group in loads.groupby("host", sort=False):
+        spans = [(int(s), int(e)) for s, e in zip(group["start"], group["end"]) if s > 0]
         overlap = sum(1 for i, (s, e) in enumerate(spans)
                       if any(j != i and s < e2 and s2 < e for j, (s2, e2) in enumerate(spans)))
         if overlap:
