@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import redis
 
@@ -72,7 +73,7 @@ def read_survivors(client: redis.Redis, keys: Iterable[int]) -> tuple[pd.DataFra
     readback in ms). PEXPIRETIME (Redis 7.0+, Valkey) gives the absolute expiry the server holds,
     which is what the AOF and RDB store; older servers give it to within a millisecond, which the
     frame says (`expire_slack_ms`) so the checker widens its window by as much."""
-    found: dict[int, tuple] = {}
+    present = _Present()
     phantom_ids: dict[bytes, int] = {}
     exact = has_pexpiretime(client)
     for names in _scan_batches(client):
@@ -82,16 +83,44 @@ def read_survivors(client: redis.Redis, keys: Iterable[int]) -> tuple[pd.DataFra
             # Gone between the scan and the read, or expired between its GET and its PEXPIRETIME
             # (-2: no such key): absent.
             if key is not None and value is not None and expire_at != -2:
-                found[key] = (value_hash(value), int(expire_at) if expire_at >= 0 else NO_EXPIRY, read_at_ms)
+                present.add(key, value_hash(value), int(expire_at) if expire_at >= 0 else NO_EXPIRY, read_at_ms)
     end_ms = time.time_ns() // 1_000_000
-    every = sorted(set(int(k) for k in keys) | set(found))
-    rows = [(k, *found[k]) if k in found else (k, 0, NO_EXPIRY, float(end_ms)) for k in every]
-    frame = pd.DataFrame({
-        "key": pd.array([r[0] for r in rows], dtype="int64"),
-        "present": pd.array([r[0] in found for r in rows], dtype="bool"),
-        "value_hash": pd.array([r[1] for r in rows], dtype="int64"),
-        "expire_at_ms": pd.array([r[2] for r in rows], dtype="int64"),
-        "read_at_ms": pd.array([r[3] for r in rows], dtype="float64"),
-        "expire_slack_ms": 0.0 if exact else EXPIRY_READ_SLACK_MS,
-    })
-    return frame, end_ms
+    return present.frame(_unique(keys), end_ms, EXPIRY_READ_SLACK_MS if not exact else 0.0), end_ms
+
+
+def _unique(keys: Iterable[int]) -> np.ndarray:
+    """The keys sorted, once each (pandas' hash table: numpy's unique is slower on a million keys)."""
+    array = keys if isinstance(keys, np.ndarray) else np.fromiter(keys, dtype=np.int64)
+    return np.sort(pd.unique(array.astype(np.int64)))
+
+
+class _Present:
+    """The sessions the scan found, as columns (a key is seen once: SCAN may return it twice)."""
+
+    def __init__(self) -> None:
+        self.key: list[int] = []
+        self.value_hash: list[int] = []
+        self.expire_at_ms: list[int] = []
+        self.read_at_ms: list[float] = []
+
+    def add(self, key: int, value_hash: int, expire_at_ms: int, read_at_ms: float) -> None:
+        self.key.append(key)
+        self.value_hash.append(value_hash)
+        self.expire_at_ms.append(expire_at_ms)
+        self.read_at_ms.append(read_at_ms)
+
+    def frame(self, wanted: np.ndarray, end_ms: int, slack_ms: float) -> pd.DataFrame:
+        """One row per key found or wanted, by key: a wanted key not found is absent, read at the end."""
+        found = pd.DataFrame({"key": np.array(self.key, dtype=np.int64), "present": True,
+                              "value_hash": np.array(self.value_hash, dtype=np.int64),
+                              "expire_at_ms": np.array(self.expire_at_ms, dtype=np.int64),
+                              "read_at_ms": np.array(self.read_at_ms, dtype=np.float64)})
+        found = found.drop_duplicates("key", keep="last")  # the later read of a key SCAN returned twice
+        missing = np.setdiff1d(wanted, found["key"].to_numpy(), assume_unique=True)
+        absent = pd.DataFrame({"key": missing, "present": False, "value_hash": np.zeros(len(missing), np.int64),
+                               "expire_at_ms": np.full(len(missing), NO_EXPIRY, np.int64),
+                               "read_at_ms": np.full(len(missing), float(end_ms))})
+        frame = pd.concat([found, absent], ignore_index=True).sort_values("key", ignore_index=True)
+        frame["present"] = frame["present"].astype(bool)
+        frame["expire_slack_ms"] = slack_ms
+        return frame
