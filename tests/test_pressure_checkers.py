@@ -211,7 +211,8 @@ expiry_case = st.tuples(st.lists(st.sampled_from([READ, REFRESH, REFRESH]), max_
 
 def _observed(key: ExpiringKey, mode: str, cut: float, read_at: float, broken: bool) -> Observed:
     state = key.persisted(mode, cut)
-    if state is ABSENT or (state[1] <= read_at and not broken):
+    # As Redis: a key is kept through the millisecond of its expiry (keyIsExpired: now > when, whole ms).
+    if state is ABSENT or (state[1] < math.floor(read_at) and not broken):
         return Observed(False, read_at_ms=read_at)
     return Observed(True, state[0], state[1], read_at)
 
@@ -287,6 +288,13 @@ def test_a_session_read_in_the_millisecond_of_its_expiry_is_no_zombie():
     assert not kept.zombie
     late = read_at + 1.0  # a millisecond later the server would have dropped it
     assert key_expiry(ops, Observed(True, 7, 1000 + TTL_MS, late), 2000.0, late).zombie
+    # Nor is it counted among the sessions that had to be gone by the read, even when its latest
+    # possible expiry (end + TTL) lies before the read's stamp, within the same millisecond (seen in
+    # CI: 588 sessions expired in the downtime, 585 of them gone, the other 3 read in that millisecond).
+    quick = [Op(LOGIN, OK, 1000.1, 1000.3, 7, TTL_MS)]
+    same_ms = 1000.0 + TTL_MS + 0.5
+    assert key_expiry(quick, Observed(True, 7, 1000 + TTL_MS, same_ms), 2000.0, same_ms).population != EXPIRED_IN_DOWNTIME
+    assert key_expiry(quick, Observed(False), 2000.0, same_ms + 1.0).population == EXPIRED_IN_DOWNTIME
 
 
 def test_a_lost_refresh_makes_a_session_expire_early_or_come_back_shorter():

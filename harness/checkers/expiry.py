@@ -60,7 +60,9 @@ def _population(ops: Sequence[Op], final: set, fault_ms: float, read_at: float) 
         return "", False
     windows = [window(ops, state[1]) for state in final]
     alive = all(low > fault_ms for low, _ in windows)
-    if alive and all(high <= read_at for _, high in windows):
+    # Expired by the read only once the millisecond of its latest possible expiry is past: the
+    # server keeps a key through that millisecond (as for a zombie, below).
+    if alive and all(math.floor(read_at) > high for _, high in windows):
         return EXPIRED_IN_DOWNTIME, alive
     if all(low > read_at for low, _ in windows):
         return ALIVE_AT_READ, alive
