@@ -180,7 +180,7 @@ class _Judged:
         lost = keys.next_where(changing)
         lost_end = np.where(lost < keys.n, ops.end_ms[np.minimum(lost, keys.n - 1)], INF)
         # Prefix 0: nothing kept; the first changing write of the key is the first lost.
-        first_changing = np.where(changing[keys.first], keys.first, keys.next_where(changing)[keys.first])
+        first_changing = np.where(changing[keys.first], keys.first, lost[keys.first])
         zero_end = np.where(first_changing < keys.n, ops.end_ms[np.minimum(first_changing, keys.n - 1)], INF)
         number = np.concatenate([np.arange(len(keys.first)), keys.of_op])
         prefix = np.concatenate([np.zeros(len(keys.first), np.int64), self.prefix])

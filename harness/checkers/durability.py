@@ -60,11 +60,17 @@ def global_cut(verdicts: Mapping[int, KeyVerdict]) -> Cut:
 def check(histories: Mapping[int, Sequence[Op]], survivors: Mapping[int, Observed], read_at_ms: float,
           fault_ms: float) -> CheckResult:
     """Judge every key one at a time (the definition; check_frames is the fast way to the same)."""
+    phantoms = [key for key, seen in survivors.items() if key not in histories and seen.present]
+    return summarise(KeyTable.concat([one_by_one(histories, survivors, read_at_ms),
+                                      KeyTable.phantoms(np.array(phantoms, np.int64))]), fault_ms)
+
+
+def one_by_one(histories: Mapping[int, Sequence[Op]], survivors: Mapping[int, Observed], read_at_ms: float
+               ) -> KeyTable:
+    """check_key on every key of `histories` (one never read back is absent), as a KeyTable."""
     verdicts = {key: check_key(ops, survivors.get(key, Observed(False)), read_at_ms) for key, ops in histories.items()}
     unknown = {key: sum(op.outcome is UNKNOWN for op in ops) for key, ops in histories.items()}
-    phantoms = [key for key, seen in survivors.items() if key not in histories and seen.present]
-    return summarise(KeyTable.concat([table_of(verdicts, unknown), KeyTable.phantoms(np.array(phantoms, np.int64))]),
-                     fault_ms)
+    return table_of(verdicts, unknown)
 
 
 # -- from the stored frames (the I/O edge stays outside this module) ----------------------------
@@ -87,12 +93,8 @@ def check_frames(history: pd.DataFrame, survivors: pd.DataFrame, read_at_ms: flo
     ops, seen = op_arrays(history), seen_arrays(survivors)
     history_keys = ops.key[ops.key_starts()]
     fast, slow_keys = judge_certain(ops, seen.at(history_keys), read_at_ms)
-    slow_seen = observed_by_key(seen.at(slow_keys))
-    slow_ops = ops_by_key(ops, only=slow_keys)
-    verdicts = {key: check_key(key_ops, slow_seen[key], read_at_ms) for key, key_ops in slow_ops.items()}
-    unknown = {key: sum(op.outcome is UNKNOWN for op in key_ops) for key, key_ops in slow_ops.items()}
-    phantoms = seen.absent_from(history_keys)
-    return summarise(KeyTable.concat([fast, table_of(verdicts, unknown), KeyTable.phantoms(phantoms)]), fault_ms)
+    slow = one_by_one(ops_by_key(ops, only=slow_keys), observed_by_key(seen.at(slow_keys)), read_at_ms)
+    return summarise(KeyTable.concat([fast, slow, KeyTable.phantoms(seen.absent_from(history_keys))]), fault_ms)
 
 
 def checked_keys(history: pd.DataFrame) -> np.ndarray:
